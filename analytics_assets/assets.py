@@ -1,0 +1,69 @@
+"""The GitBook assets: one dlt pipeline run materializes any subset of the six tables."""
+
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
+from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt.extract.source import DltSource
+
+from analytics_assets.failures import find_gitbook_error
+from analytics_assets.gitbook import gitbook_source
+from analytics_assets.gitbook.errors import GitBookError
+from analytics_assets.load_metadata import with_destination_metadata
+from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.translator import GitBookTranslator, asset_key
+
+ASSETS_NAME = "gitbook"
+# Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
+CONCURRENCY_POOL = "gitbook_dlt_pipeline"
+
+
+def source_template() -> DltSource:
+    """The source's shape, for building asset specs at load time.
+
+    It carries no secret and is never run: each run builds its own source from the
+    `GitBookResource`.
+    """
+    return gitbook_source(access_token="resolved-at-run-time")
+
+
+def build_gitbook_assets(destination: str = "duckdb") -> AssetsDefinition:
+    """One multi-asset over every GitBook resource, subsettable per table."""
+    translator = GitBookTranslator(destination=destination)
+
+    @dlt_assets(
+        dlt_source=source_template(),
+        dlt_pipeline=None,  # type: ignore[arg-type]  # built per run by WarehouseResource
+        name=ASSETS_NAME,
+        dagster_dlt_translator=translator,
+        pool=CONCURRENCY_POOL,
+    )
+    def gitbook_assets(
+        context: AssetExecutionContext,
+        dlt: DagsterDltResource,
+        gitbook: GitBookResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[MaterializeResult]:
+        try:
+            source = gitbook.build_source()
+            pipeline = warehouse.build_pipeline()
+            tables = {
+                asset_key(name).to_user_string(): resource.table_name
+                for name, resource in source.selected_resources.items()
+            }
+            results = dlt.run(
+                context=context,
+                dlt_source=source,
+                dlt_pipeline=pipeline,
+                dagster_dlt_translator=translator,
+            )
+            yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
+        except Exception as exc:
+            cause = find_gitbook_error(exc)
+            if cause is None:
+                raise
+            raise Failure(description=str(cause)) from (
+                None if isinstance(exc, GitBookError) else exc
+            )
+
+    return gitbook_assets

@@ -1,0 +1,683 @@
+"""Deterministic, GitBook-shaped data served by the fake API.
+
+Every object follows the schemas in GitBook's OpenAPI description (required fields and enums
+included), so a client that works here works against the real API. The data is fixed (no clock,
+no unseeded randomness): tests can assert exact row counts, and benchmark runs are comparable.
+
+Big benchmark workloads (thousands of traffic points or pages per space) are built lazily: rows
+are computed from their index when a page of results is requested, never all at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, overload
+from urllib.parse import quote
+
+Row = dict[str, Any]
+
+DEMO_ANCHOR = date(2024, 6, 30)
+"""Last day of traffic in the demo data; fixed so the data never depends on today's date."""
+
+API_ROOT = "https://api.gitbook.com/v1"
+APP_ROOT = "https://app.gitbook.com"
+TRAFFIC_DAYS = 14
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamp the way GitBook's API prints it (JavaScript ``toISOString``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+def _seg(value: str) -> str:
+    """Percent-encode one URL path segment (ids may contain ``/``, ``+`` or spaces)."""
+    return quote(value, safe="")
+
+
+class LazyRows(Sequence[Row]):
+    """A read-only sequence whose rows are computed from their index on access.
+
+    Lets the server slice a 10,000-row list without ever holding it in memory.
+    """
+
+    def __init__(self, length: int, make_row: Callable[[int], Row]) -> None:
+        self._length = length
+        self._make_row = make_row
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self._make_row(i) for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._make_row(index)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self._make_row(i) for i in range(self._length))
+
+
+def count_pages(pages: Sequence[Row]) -> int:
+    """Count every page in a tree, nested ones included (the client flattens the tree)."""
+    return sum(1 + count_pages(page.get("pages", [])) for page in pages)
+
+
+def flatten_pages(pages: Sequence[Row]) -> Iterator[Row]:
+    """Yield every page of a tree depth-first, parents before their children."""
+    for page in pages:
+        yield page
+        yield from flatten_pages(page.get("pages", []))
+
+
+@dataclass(frozen=True)
+class PageTree:
+    """A space's top-level pages (children nested inside) and how many pages the tree holds."""
+
+    top: Sequence[Row]
+    total: int
+
+    @classmethod
+    def of(cls, top: Sequence[Row]) -> PageTree:
+        return cls(top=top, total=count_pages(top))
+
+
+@dataclass(frozen=True, eq=False)
+class TrafficSeries:
+    """Daily page views of one space; ``total`` is the API's ``count`` field."""
+
+    views: Sequence[Row]
+
+    @functools.cached_property
+    def total(self) -> int:
+        return sum(point["count"] for point in self.views)
+
+
+# --- object builders -------------------------------------------------------------------------
+
+
+def make_user(user_id: str, name: str, email: str) -> Row:
+    return {
+        "object": "user",
+        "id": user_id,
+        "displayName": name,
+        "email": email,
+        "photoURL": f"https://avatars.example.com/{_seg(user_id)}.png",
+        "urls": {"location": f"{API_ROOT}/users/{_seg(user_id)}"},
+    }
+
+
+def make_organization(org_id: str, title: str, created: datetime) -> Row:
+    permissions = [
+        *("view", "access", "admin", "ownTeam", "createContent", "createOpenAPISpec"),
+        *("viewBilling", "listMembers", "listTeams", "listIntegrations", "listInstallations"),
+        "installIntegration",
+    ]
+    return {
+        "object": "organization",
+        "id": org_id,
+        "title": title,
+        "createdAt": iso(created),
+        "emailDomains": [],
+        "hostname": org_id[:32].ljust(3, "x"),
+        "type": "business",
+        "useCase": "productDocs",
+        "defaultRole": "read",
+        "sso": False,
+        "ai": False,
+        "inviteLinks": True,
+        "auditLogs": False,
+        "plan": "free_2024",
+        "mergeRules": {"type": "none"},
+        "urls": {
+            "location": f"{API_ROOT}/orgs/{_seg(org_id)}",
+            "app": f"{APP_ROOT}/o/{_seg(org_id)}/",
+        },
+        "trial": {"status": "none", "count": 0},
+        "permissions": dict.fromkeys(permissions, True),
+    }
+
+
+def make_space(
+    space_id: str, org_id: str, title: str, created: datetime, *, visibility: str = "private"
+) -> Row:
+    permissions = [
+        *("view", "access", "admin", "viewInviteLinks", "edit", "triggerGitSync", "comment"),
+        *("merge", "review", "installIntegration"),
+    ]
+    urls = {
+        "location": f"{API_ROOT}/spaces/{_seg(space_id)}",
+        "app": f"{APP_ROOT}/o/{_seg(org_id)}/s/{_seg(space_id)}/",
+    }
+    if visibility != "private":
+        urls["published"] = f"https://{_seg(org_id)}.gitbook.io/{_seg(space_id)}/"
+    if visibility == "public":
+        urls["public"] = urls["published"]
+    return {
+        "object": "space",
+        "id": space_id,
+        "title": title[:50],
+        "emoji": "1f4d8",
+        "visibility": visibility,
+        "createdAt": iso(created),
+        "updatedAt": iso(created + timedelta(days=30)),
+        "editMode": "live",
+        "mergeRules": {"type": "inherit"},
+        "urls": urls,
+        "organization": org_id,
+        "revision": revision_id(space_id),
+        "defaultLevel": "inherit",
+        "comments": 0,
+        "changeRequests": 2,
+        "changeRequestsOpen": 1,
+        "changeRequestsDraft": 0,
+        "permissions": dict.fromkeys(permissions, True),
+    }
+
+
+def make_member(
+    user: Row, role: str | None, joined: datetime, *, disabled: bool = False, spaces: int = 0
+) -> Row:
+    """A membership; ``id`` is the user's id, so one person has the same id in every org."""
+    return {
+        "object": "member",
+        "id": user["id"],
+        "role": role,
+        "user": user,
+        "disabled": disabled,
+        "joinedAt": iso(joined),
+        "lastSeenAt": iso(joined + timedelta(days=90)),
+        "sso": False,
+        "spaces": spaces,
+        "teams": 0,
+        "sites": 0,
+    }
+
+
+def revision_id(space_id: str) -> str:
+    return "rev-" + "".join(c if c.isalnum() else "-" for c in space_id)
+
+
+def make_revision(space: Row) -> Row:
+    """The Revision envelope of a space; the server fills in ``pages``."""
+    return {
+        "object": "revision",
+        "id": space["revision"],
+        "type": "edits",
+        "parents": [],
+        "pages": [],
+        "files": [],
+        "reusableContents": [],
+        "tags": [],
+        "createdAt": space["updatedAt"],
+        "urls": {"app": space["urls"]["app"]},
+    }
+
+
+_LAYOUT = {
+    "width": "default",
+    "cover": False,
+    "coverSize": "hero",
+    "coverMask": "none",
+    "title": True,
+    "description": True,
+    "tableOfContents": True,
+    "outline": True,
+    "pagination": True,
+    "metadata": True,
+    "tags": True,
+    "actions": True,
+    "anchors": True,
+}
+
+
+@dataclass(frozen=True)
+class PageMaker:
+    """Builds RevisionPage objects for one space (URLs and timestamps depend on the space)."""
+
+    space: Row
+    edited: datetime
+
+    def _url(self, path: str) -> str:
+        return self.space["urls"]["app"] + quote(path, safe="/")
+
+    def document(
+        self, page_id: str, title: str, path: str, children: Sequence[Row] = (), **extra: Any
+    ) -> Row:
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "sheet",
+            "type": "document",
+            "createdAt": iso(self.edited - timedelta(days=60)),
+            "updatedAt": iso(self.edited),
+            "urls": {"app": self._url(path)},
+            "slug": path.rsplit("/", 1)[-1],
+            "path": path,
+            "description": f"{title}.",
+            "markdown": f"# {title}\n\nGenerated page `{page_id}`.\n",
+            "documentId": f"doc-{page_id}",
+            "pages": list(children),
+            "layout": dict(_LAYOUT),
+            "tags": [],
+            **extra,
+        }
+
+    def group(self, page_id: str, title: str, path: str, children: Sequence[Row]) -> Row:
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "group",
+            "type": "group",
+            "slug": path,
+            "path": path,
+            "pages": list(children),
+        }
+
+    def link(self, page_id: str, title: str, url: str) -> Row:
+        """A link page: note it has no ``pages`` key at all, unlike documents and groups."""
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "link",
+            "type": "link",
+            "target": {"kind": "url", "url": url},
+            "href": url,
+        }
+
+
+def traffic_series(anchor: date, points: int, salt: int) -> TrafficSeries:
+    """``points`` daily UTC-midnight views ending at ``anchor``; timestamps equal across spaces."""
+    first = midnight(anchor) - timedelta(days=points - 1)
+
+    def point(i: int) -> Row:
+        return {"timestamp": iso(first + timedelta(days=i)), "count": (salt * 37 + i * 11) % 53}
+
+    return TrafficSeries(LazyRows(points, point))
+
+
+EMPTY_TRAFFIC = TrafficSeries(())
+EMPTY_TREE = PageTree(top=(), total=0)
+
+
+# --- the dataset -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Dataset:
+    """Everything the fake API serves, plus the names of the awkward cases tests look for.
+
+    Build one with :meth:`demo` (small, hand-shaped, used by tests and the demo) or
+    :meth:`generate` (parameterised, lazy, used by benchmarks).
+    """
+
+    user: Row
+    organizations: list[Row]
+    spaces_by_org: dict[str, list[Row]]
+    members_by_org: dict[str, Sequence[Row]]
+    pages_by_space: dict[str, PageTree]
+    traffic_by_space: dict[str, TrafficSeries]
+    anchor: date
+    shared_member_id: str | None = None
+    """A user id that is a member of two or more orgs (it is the authenticated user's id)."""
+    empty_space_id: str | None = None
+    """A space with no pages and no traffic."""
+    awkward_space_id: str | None = None
+    """A space id containing ``+``, a space and ``/`` (must be percent-encoded in paths)."""
+    repeated_page_id: str | None = None
+    """A page id present in several spaces."""
+    nested_page_id: str | None = None
+    """A page that has a child which itself has a child."""
+    grandchild_page_id: str | None = None
+    guest_member_id: str | None = None
+    """A member whose ``role`` is ``null`` (a guest)."""
+    paginated_space_id: str | None = None
+    """A space with more than 5 top-level pages (needs 2+ content pages at the default size)."""
+    _spaces: dict[str, Row] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {s["id"]: s for spaces in self.spaces_by_org.values() for s in spaces}
+        object.__setattr__(self, "_spaces", index)
+
+    # -- accessors used by the server and by tests
+
+    def has_org(self, org_id: str) -> bool:
+        return org_id in self.spaces_by_org
+
+    def has_space(self, space_id: str) -> bool:
+        return space_id in self._spaces
+
+    def spaces_of(self, org_id: str) -> list[Row]:
+        return self.spaces_by_org[org_id]
+
+    def members_of(self, org_id: str) -> Sequence[Row]:
+        return self.members_by_org[org_id]
+
+    @property
+    def spaces(self) -> list[Row]:
+        """All spaces of all orgs, in org order."""
+        return list(self._spaces.values())
+
+    def space(self, space_id: str) -> Row:
+        return self._spaces[space_id]
+
+    def _known(self, space_id: str) -> str:
+        if space_id not in self._spaces:
+            raise KeyError(space_id)
+        return space_id
+
+    def page_tree(self, space_id: str) -> PageTree:
+        return self.pages_by_space.get(self._known(space_id), EMPTY_TREE)
+
+    def pages_of(self, space_id: str) -> Sequence[Row]:
+        """Top-level pages of the space's content; children are nested in each page's ``pages``."""
+        return self.page_tree(space_id).top
+
+    def traffic(self, space_id: str) -> TrafficSeries:
+        return self.traffic_by_space.get(self._known(space_id), EMPTY_TRAFFIC)
+
+    def traffic_of(self, space_id: str) -> Sequence[Row]:
+        return self.traffic(space_id).views
+
+    def revision_of(self, space_id: str) -> Row:
+        return make_revision(self._spaces[space_id])
+
+    def expected_row_counts(self) -> dict[str, int]:
+        """Rows a correct full sync lands per table (nested pages flattened to one row each)."""
+        return {
+            "users": 1,
+            "organizations": len(self.organizations),
+            "spaces": len(self._spaces),
+            "org_members": sum(len(m) for m in self.members_by_org.values()),
+            "content": sum(self.page_tree(s).total for s in self._spaces),
+            "insights_traffic": sum(len(self.traffic_of(s)) for s in self._spaces),
+        }
+
+    # -- builders
+
+    @classmethod
+    def demo(cls, anchor: date = DEMO_ANCHOR) -> Dataset:
+        """The small hand-shaped dataset with every awkward case (see the class attributes)."""
+        return _build_demo(anchor)
+
+    @classmethod
+    def generate(
+        cls,
+        *,
+        orgs: int = 4,
+        spaces_per_org: int = 8,
+        members_per_org: int = 60,
+        pages_per_space: int = 30,
+        traffic_points_per_space: int = 30,
+        shared_user: bool = True,
+        awkward_ids: bool = True,
+        nested_pages: bool = True,
+        empty_spaces: int = 0,
+        anchor: date = DEMO_ANCHOR,
+    ) -> Dataset:
+        """A parameterised dataset for benchmarks; members, pages and traffic are lazy.
+
+        ``pages_per_space`` counts every page of a space's tree (the ``content`` rows). With
+        ``nested_pages`` the tree starts with ``intro`` then ``guide`` > ``guide-setup`` >
+        ``guide-setup-advanced``; the rest are flat top-level pages. ``shared_user`` makes the
+        authenticated user a member of every org; ``awkward_ids`` gives each org's first space
+        an id with ``+``, a space and ``/``. The last ``empty_spaces`` spaces have no content.
+        """
+        return _build_generated(
+            orgs=orgs,
+            spaces_per_org=spaces_per_org,
+            members_per_org=members_per_org,
+            pages_per_space=pages_per_space,
+            traffic_points=traffic_points_per_space,
+            shared_user=shared_user,
+            awkward_ids=awkward_ids,
+            nested_pages=nested_pages,
+            empty_spaces=empty_spaces,
+            anchor=anchor,
+        )
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+_DEMO_ORGS = (("org-acme", "Acme Docs"), ("org-globex", "Globex Corporation"))
+_DEMO_SPACES = {
+    "org-acme": (
+        ("acme-handbook", "Handbook", "public"),
+        ("acme-api", "API Reference", "public"),
+        ("acme-empty", "Empty Drafts", "private"),
+        ("sp+ace x/1", "Awkward Space", "unlisted"),
+        ("acme-changelog", "Changelog", "public"),
+        ("acme-design", "Design System", "private"),
+    ),
+    "org-globex": (
+        ("globex-docs", "Globex Docs", "public"),
+        ("globex-runbooks", "Runbooks", "private"),
+    ),
+}
+_DEMO_PEOPLE = {
+    "org-acme": (
+        ("user-grace", "Grace Hopper", "create"),
+        ("user-alan", "Alan Turing", "edit"),
+        ("user-edsger", "Edsger Dijkstra", "review"),
+        ("user-barbara", "Barbara Liskov", "comment"),
+        ("user-ken", "Ken Thompson", "read"),
+        ("user-linus", "Linus Torvalds", "read"),
+    ),
+    "org-globex": (
+        ("user-margaret", "Margaret Hamilton", "admin"),
+        ("user-dennis", "Dennis Ritchie", "edit"),
+        ("user-guest", "Guest Reviewer", None),
+    ),
+}
+
+
+def _demo_pages(pm: PageMaker, space_id: str) -> list[Row]:
+    intro = pm.document("intro", "Introduction", "intro")
+    if space_id == "acme-handbook":
+        advanced = pm.document("guide-setup-advanced", "Advanced setup", "guide/setup/advanced")
+        setup = pm.document("guide-setup", "Setup", "guide/setup", [advanced], icon="gear")
+        faq = pm.document("guide-faq", "FAQ", "guide/faq")
+        reference = pm.group(
+            "reference",
+            "Reference",
+            "reference",
+            [
+                pm.document("reference-api", "API", "reference/api"),
+                pm.document("reference-cli", "CLI", "reference/cli"),
+            ],
+        )
+        return [
+            intro,
+            pm.document("guide", "Guide", "guide", [setup, faq], cover={"yPos": 0}),
+            reference,
+            pm.link("changelog-link", "Changelog", "https://example.com/changelog"),
+            pm.document("glossary", "Glossary", "glossary"),
+            pm.document("contributing", "Contributing", "contributing"),
+        ]
+    if space_id == "sp+ace x/1":
+        notes = pm.document("notes-2024", "Notes 2024", "notes/2024")
+        return [intro, pm.document("notes", "Notes", "notes", [notes])]
+    return [
+        intro,
+        pm.document("overview", "Overview", "overview"),
+        pm.document("faq", "FAQ", "faq"),
+    ]
+
+
+def _build_demo(anchor: date) -> Dataset:
+    base = midnight(anchor)
+    user = make_user("user-ada", "Ada Lovelace", "ada@example.com")
+    organizations = [
+        make_organization(org_id, title, base - timedelta(days=900 - 100 * i))
+        for i, (org_id, title) in enumerate(_DEMO_ORGS)
+    ]
+    spaces_by_org: dict[str, list[Row]] = {}
+    pages: dict[str, PageTree] = {}
+    traffic: dict[str, TrafficSeries] = {}
+    salt = 0
+    for org_id, specs in _DEMO_SPACES.items():
+        spaces_by_org[org_id] = []
+        for space_id, title, visibility in specs:
+            salt += 1
+            created = base - timedelta(days=400 - salt)
+            space = make_space(space_id, org_id, title, created, visibility=visibility)
+            spaces_by_org[org_id].append(space)
+            if space_id == "acme-empty":
+                continue
+            pm = PageMaker(space, edited=base - timedelta(days=salt))
+            pages[space_id] = PageTree.of(_demo_pages(pm, space_id))
+            traffic[space_id] = traffic_series(anchor, TRAFFIC_DAYS, salt)
+
+    own_roles = {"org-acme": "admin", "org-globex": "read"}
+    members: dict[str, Sequence[Row]] = {}
+    for n, (org_id, people) in enumerate(_DEMO_PEOPLE.items()):
+        joined = base - timedelta(days=300 - 10 * n)
+        rows = [make_member(user, own_roles[org_id], joined, spaces=3)]
+        for i, (person_id, name, role) in enumerate(people, start=1):
+            person = make_user(person_id, name, f"{person_id.removeprefix('user-')}@example.com")
+            rows.append(
+                make_member(
+                    person,
+                    role,
+                    joined + timedelta(days=i),
+                    disabled=person_id == "user-linus",
+                )
+            )
+        members[org_id] = rows
+
+    return Dataset(
+        user=user,
+        organizations=organizations,
+        spaces_by_org=spaces_by_org,
+        members_by_org=members,
+        pages_by_space=pages,
+        traffic_by_space=traffic,
+        anchor=anchor,
+        shared_member_id=user["id"],
+        empty_space_id="acme-empty",
+        awkward_space_id="sp+ace x/1",
+        repeated_page_id="intro",
+        nested_page_id="guide",
+        grandchild_page_id="guide-setup-advanced",
+        guest_member_id="user-guest",
+        paginated_space_id="acme-handbook",
+    )
+
+
+# --- generated -------------------------------------------------------------------------------
+
+_ROLES = ("admin", "create", "edit", "review", "comment", "read")
+
+
+def _generated_tree(pm: PageMaker, total: int, nested: bool) -> PageTree:
+    """``total`` pages: an optional fixed nested head, then lazily built flat pages."""
+    head: list[Row] = []
+    if total >= 1:
+        head.append(pm.document("intro", "Introduction", "intro"))
+    if nested and total >= 4:
+        advanced = pm.document("guide-setup-advanced", "Advanced setup", "guide/setup/advanced")
+        setup = pm.document("guide-setup", "Setup", "guide/setup", [advanced])
+        head.append(pm.document("guide", "Guide", "guide", [setup]))
+    head_total = count_pages(head)
+    flat = max(total - head_total, 0)
+
+    def top_level(i: int) -> Row:
+        if i < len(head):
+            return head[i]
+        k = i - len(head) + head_total
+        return pm.document(f"page-{k:05d}", f"Page {k}", f"page-{k:05d}")
+
+    return PageTree(top=LazyRows(len(head) + flat, top_level), total=head_total + flat)
+
+
+def _build_generated(
+    *,
+    orgs: int,
+    spaces_per_org: int,
+    members_per_org: int,
+    pages_per_space: int,
+    traffic_points: int,
+    shared_user: bool,
+    awkward_ids: bool,
+    nested_pages: bool,
+    empty_spaces: int,
+    anchor: date,
+) -> Dataset:
+    if min(orgs, spaces_per_org, members_per_org, pages_per_space, traffic_points) < 0:
+        raise ValueError("dataset sizes must not be negative")
+    base = midnight(anchor)
+    user = make_user("user-bench", "Benchmark User", "bench@example.com")
+    organizations: list[Row] = []
+    spaces_by_org: dict[str, list[Row]] = {}
+    members: dict[str, Sequence[Row]] = {}
+    pages: dict[str, PageTree] = {}
+    traffic: dict[str, TrafficSeries] = {}
+    all_space_ids: list[str] = []
+
+    for o in range(orgs):
+        org_id = f"org-{o:03d}"
+        organizations.append(make_organization(org_id, f"Organization {o:03d}", base))
+        spaces_by_org[org_id] = []
+        for s in range(spaces_per_org):
+            space_id = f"sp+ace x/{o:03d}" if awkward_ids and s == 0 else f"space-{o:03d}-{s:03d}"
+            created = base - timedelta(days=365)
+            space = make_space(space_id, org_id, f"Space {o:03d}/{s:03d}", created)
+            spaces_by_org[org_id].append(space)
+            all_space_ids.append(space_id)
+            pm = PageMaker(space, edited=base - timedelta(days=1))
+            pages[space_id] = _generated_tree(pm, pages_per_space, nested_pages)
+            traffic[space_id] = traffic_series(anchor, traffic_points, len(all_space_ids))
+        members[org_id] = _generated_members(user, o, members_per_org, shared_user, base)
+
+    empties = all_space_ids[len(all_space_ids) - empty_spaces :] if empty_spaces else []
+    for space_id in empties:
+        pages.pop(space_id)
+        traffic.pop(space_id)
+    has_nested = nested_pages and pages_per_space >= 4
+    return Dataset(
+        user=user,
+        organizations=organizations,
+        spaces_by_org=spaces_by_org,
+        members_by_org=members,
+        pages_by_space=pages,
+        traffic_by_space=traffic,
+        anchor=anchor,
+        shared_member_id=user["id"] if shared_user and orgs >= 2 and members_per_org else None,
+        empty_space_id=empties[0] if empties else None,
+        awkward_space_id=next((s for s in all_space_ids if "/" in s), None),
+        repeated_page_id="intro" if pages_per_space and len(all_space_ids) > 1 else None,
+        nested_page_id="guide" if has_nested else None,
+        grandchild_page_id="guide-setup-advanced" if has_nested else None,
+    )
+
+
+def _generated_members(
+    user: Row, org_index: int, count: int, shared_user: bool, base: datetime
+) -> Sequence[Row]:
+    """Members of one org; member 0 is the authenticated user when shared (or in the first org)."""
+    user_first = count > 0 and (shared_user or org_index == 0)
+
+    def member(i: int) -> Row:
+        joined = base - timedelta(days=200 - i % 200)
+        if i == 0 and user_first:
+            return make_member(user, "admin", joined)
+        person_id = f"user-{org_index:03d}-{i:05d}"
+        person = make_user(person_id, f"Person {org_index}-{i}", f"{person_id}@example.com")
+        return make_member(person, _ROLES[i % len(_ROLES)], joined)
+
+    return LazyRows(count, member)

@@ -1,0 +1,161 @@
+"""The GitBook dlt source: the design document's `rest_api` configuration, made correct."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+from dlt.sources.rest_api import rest_api_resources
+from dlt.sources.rest_api.typing import RESTAPIConfig
+
+from analytics_assets.gitbook.http import build_session, raise_for_status_hook
+from analytics_assets.gitbook.paginator import GitBookCursorPaginator
+from analytics_assets.gitbook.path_segment import PathSegment, encode_id
+from analytics_assets.gitbook.rows import (
+    flatten_page_tree,
+    rename_parent_key,
+    space_organization_id,
+    unwrap_data_envelope,
+)
+from analytics_assets.gitbook.settings import (
+    BACKOFF_FACTOR,
+    CONFIGURED_SPACES_RESOURCE,
+    DEFAULT_BASE_URL,
+    MAX_PAGES_PER_REQUEST_CHAIN,
+    MAX_RETRIES,
+    REQUEST_TIMEOUT_SECONDS,
+    RESOURCES,
+    SOURCE_NAME,
+    SPACE_BY_ID_PATH,
+    SPACES,
+    ResourceSpec,
+)
+
+# Row mappers per resource, applied after the parent key is renamed.
+EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
+    "users": [{"map": unwrap_data_envelope}],
+    # Their ids are placed in child paths: encode them there, load them unchanged.
+    "organizations": [{"map": encode_id}],
+    "spaces": [{"map": encode_id}],
+    "content": [{"yield_map": flatten_page_tree}],
+}
+
+
+def _endpoint_resource(spec: ResourceSpec, *, attempts: int, max_pages: int) -> dict[str, Any]:
+    """The `rest_api` resource entry for one spec: paginator, errors, keys and column hints."""
+    endpoint: dict[str, Any] = {
+        "path": spec.path,
+        "data_selector": spec.data_selector,
+        "paginator": GitBookCursorPaginator(spec.name, max_pages=max_pages),
+        "response_actions": [raise_for_status_hook(spec.name, attempts=attempts)],
+    }
+    resource: dict[str, Any] = {
+        "name": spec.name,
+        "endpoint": endpoint,
+        "primary_key": list(spec.primary_key),
+        "write_disposition": "merge",
+        "columns": dict(spec.columns),
+        "processing_steps": [],
+    }
+    if spec.parent is not None and spec.parent_key is not None:
+        endpoint["params"] = {
+            spec.parent_key: {"type": "resolve", "resource": spec.parent, "field": "id"}
+        }
+        resource["include_from_parent"] = ["id"]
+        rename = rename_parent_key(spec.parent, spec.parent_key)
+        resource["processing_steps"].append({"map": rename})
+    return resource
+
+
+def _spaces_by_id(space_ids: Sequence[str], *, attempts: int, max_pages: int) -> list[Any]:
+    """`spaces` fetched one by one from configured ids, plus the unloaded resource seeding it."""
+
+    @dlt.resource(name=CONFIGURED_SPACES_RESOURCE, selected=False)
+    def configured_space_ids() -> Iterator[list[dict[str, Any]]]:
+        yield [{"id": PathSegment(space_id)} for space_id in space_ids]
+
+    resource = _endpoint_resource(SPACES, attempts=attempts, max_pages=max_pages)
+    resource["endpoint"].update(
+        path=SPACE_BY_ID_PATH,
+        data_selector="$",
+        params={
+            "space_id": {"type": "resolve", "resource": CONFIGURED_SPACES_RESOURCE, "field": "id"}
+        },
+    )
+    del resource["include_from_parent"]
+    resource["processing_steps"] = [{"map": space_organization_id}]
+    return [configured_space_ids, resource]
+
+
+def build_rest_api_config(
+    *,
+    access_token: str,
+    base_url: str = DEFAULT_BASE_URL,
+    space_ids: Sequence[str] | None = None,
+    max_retries: int = MAX_RETRIES,
+    backoff_factor: float = BACKOFF_FACTOR,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+) -> RESTAPIConfig:
+    """The `rest_api` configuration for every GitBook resource.
+
+    `space_ids`, when given, replaces space discovery: each space is fetched by id.
+    """
+    attempts = max_retries + 1
+    resources: list[Any] = []
+    for spec in RESOURCES:
+        if spec is SPACES and space_ids:
+            *seeds, resource = _spaces_by_id(space_ids, attempts=attempts, max_pages=max_pages)
+            resources.extend(seeds)
+        else:
+            resource = _endpoint_resource(spec, attempts=attempts, max_pages=max_pages)
+        resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        resources.append(resource)
+
+    return {
+        "client": {
+            "base_url": base_url.rstrip("/"),
+            "auth": {"type": "bearer", "token": access_token},
+            "session": build_session(
+                max_retries=max_retries,
+                backoff_factor=backoff_factor,
+                request_timeout=request_timeout,
+            ),
+        },
+        "resources": resources,
+    }
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME)
+def gitbook_source(
+    access_token: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    space_ids: list[str] | None = None,
+    max_retries: int = MAX_RETRIES,
+    backoff_factor: float = BACKOFF_FACTOR,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+) -> list[DltResource]:
+    """GitBook users, organizations, spaces, members, content and traffic.
+
+    Args:
+        access_token: GitBook API token (`sources.gitbook.access_token` in dlt's secrets).
+        base_url: API host without `/v1`, e.g. `https://api.gitbook.com`.
+        space_ids: Load only these spaces instead of discovering every org's spaces.
+        max_retries: Retries on 429/500/502/503/504 (the spec: 3, so 4 attempts).
+        backoff_factor: Exponential backoff factor between retries, in seconds (the spec: 2).
+        request_timeout: Per-request timeout in seconds.
+        max_pages: Pages one request chain may follow before it is treated as a loop.
+    """
+    config = build_rest_api_config(
+        access_token=access_token,
+        base_url=base_url,
+        space_ids=space_ids,
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        request_timeout=request_timeout,
+        max_pages=max_pages,
+    )
+    return rest_api_resources(config)

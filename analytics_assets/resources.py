@@ -1,0 +1,136 @@
+"""Dagster resources: the GitBook connection (with its secret) and the warehouse/pipeline factory.
+
+Both resolve environment variables and dlt configuration when a run starts, never at import, so
+`dagster dev` and `dagster definitions validate` work with nothing configured.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dagster import ConfigurableResource, EnvVar
+from dlt.extract.source import DltSource
+from pydantic import Field
+
+from analytics_assets.gitbook import gitbook_source
+from analytics_assets.gitbook.errors import GitBookConfigError
+from analytics_assets.gitbook.http import TOKEN_HINT
+from analytics_assets.gitbook.settings import DATASET_NAME, SOURCE_NAME
+
+TOKEN_ENV = "GITBOOK_ACCESS_TOKEN"
+BASE_URL_ENV = "GITBOOK_BASE_URL"
+SPACE_IDS_ENV = "GITBOOK_SPACE_IDS"
+DESTINATION_ENV = "ANALYTICS_DESTINATION"
+DUCKDB_PATH_ENV = "ANALYTICS_DUCKDB_PATH"
+PIPELINES_DIR_ENV = "ANALYTICS_DLT_PIPELINES_DIR"
+
+DEFAULT_DESTINATION = "duckdb"
+DEFAULT_DUCKDB_PATH = Path("data") / "gitbook.duckdb"
+DEFAULT_PIPELINES_DIR = Path("data") / "dlt_pipelines"
+PIPELINE_NAME = "gitbook"
+
+
+def _first_set(*values: str | None) -> str | None:
+    return next((value for value in values if value), None)
+
+
+class GitBookResource(ConfigurableResource):
+    """How to reach GitBook. Each field falls back to its environment variable, then to dlt's
+    configuration (`[sources.gitbook]` in `.dlt/config.toml` and `.dlt/secrets.toml`)."""
+
+    access_token: str | None = Field(
+        default=None, description=f"GitBook API token; falls back to ${TOKEN_ENV}."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=f"API host without /v1; falls back to ${BASE_URL_ENV}, then dlt config.",
+    )
+    space_ids: list[str] | None = Field(
+        default=None,
+        description=(
+            f"Load only these spaces instead of discovering them; falls back to ${SPACE_IDS_ENV} "
+            "(comma-separated), then `space_ids` in dlt config."
+        ),
+    )
+    backoff_factor: float | None = Field(
+        default=None, description="Seconds factor of the exponential retry backoff (spec: 2)."
+    )
+    request_timeout: float | None = Field(default=None, description="Per-request timeout (s).")
+
+    def resolve_access_token(self) -> str:
+        token = _first_set(
+            self.access_token,
+            EnvVar(TOKEN_ENV).get_value(),
+            dlt.secrets.get(f"sources.{SOURCE_NAME}.access_token"),
+        )
+        if not token:
+            raise GitBookConfigError(f"No GitBook access token is configured. {TOKEN_HINT}")
+        return token
+
+    def resolve_space_ids(self) -> list[str] | None:
+        if self.space_ids:
+            return list(self.space_ids)
+        from_env = EnvVar(SPACE_IDS_ENV).get_value()
+        if from_env:
+            return [part.strip() for part in from_env.split(",") if part.strip()]
+        return None
+
+    def build_source(self) -> DltSource:
+        """A fresh source for one run (dagster-dlt mutates a reused source's schema)."""
+        overrides: dict[str, Any] = {
+            "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
+            "space_ids": self.resolve_space_ids(),
+            "backoff_factor": self.backoff_factor,
+            "request_timeout": self.request_timeout,
+        }
+        # Unset values are left to dlt, which reads them from `[sources.gitbook]` or defaults.
+        kwargs = {key: value for key, value in overrides.items() if value is not None}
+        return gitbook_source(access_token=self.resolve_access_token(), **kwargs)
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where the data lands: any dlt destination, DuckDB by default."""
+
+    destination: str | None = Field(
+        default=None,
+        description=f"dlt destination name; falls back to ${DESTINATION_ENV}, then 'duckdb'.",
+    )
+    duckdb_path: str | None = Field(
+        default=None,
+        description=f"DuckDB file; falls back to ${DUCKDB_PATH_ENV}, then {DEFAULT_DUCKDB_PATH}.",
+    )
+    pipelines_dir: str | None = Field(
+        default=None,
+        description=(
+            f"dlt's local working folder; falls back to ${PIPELINES_DIR_ENV}, then "
+            f"{DEFAULT_PIPELINES_DIR}."
+        ),
+    )
+    dataset_name: str = Field(default=DATASET_NAME, description="dlt dataset (schema) name.")
+
+    def resolve_destination(self) -> str:
+        return _first_set(self.destination, EnvVar(DESTINATION_ENV).get_value()) or (
+            DEFAULT_DESTINATION
+        )
+
+    def resolve_duckdb_path(self) -> Path:
+        configured = _first_set(self.duckdb_path, EnvVar(DUCKDB_PATH_ENV).get_value())
+        return Path(configured or DEFAULT_DUCKDB_PATH).resolve()
+
+    def build_pipeline(self, pipeline_name: str = PIPELINE_NAME) -> dlt.Pipeline:
+        """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config."""
+        destination: Any = self.resolve_destination()
+        if destination == "duckdb":
+            path = self.resolve_duckdb_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            destination = dlt.destinations.duckdb(credentials=str(path))
+        pipelines_dir = Path(
+            _first_set(self.pipelines_dir, EnvVar(PIPELINES_DIR_ENV).get_value())
+            or DEFAULT_PIPELINES_DIR
+        ).resolve()
+        return dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=destination,
+            dataset_name=self.dataset_name,
+            pipelines_dir=str(pipelines_dir),
+        )

@@ -1,0 +1,61 @@
+"""Fixtures: a live bundled GitBook API, a throwaway DuckDB warehouse, and an asset runner."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.resources import (
+    BASE_URL_ENV,
+    DESTINATION_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    SPACE_IDS_ENV,
+    TOKEN_ENV,
+)
+from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's GitBook or warehouse settings, or their dlt folder."""
+    for name in (
+        TOKEN_ENV,
+        BASE_URL_ENV,
+        SPACE_IDS_ENV,
+        DESTINATION_ENV,
+        DUCKDB_PATH_ENV,
+        PIPELINES_DIR_ENV,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    return Dataset.demo()
+
+
+@pytest.fixture
+def fake_api(dataset: Dataset) -> Iterator[FakeGitBookAPI]:
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "dlt_pipelines")
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture
+def runner(fake_api: FakeGitBookAPI, warehouse: Warehouse, instance: DagsterInstance) -> Runner:
+    return Runner(fake_api, warehouse, instance)

@@ -1,0 +1,98 @@
+"""What tests share besides fixtures: the test token, the warehouse and the asset runner."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster_dlt import DagsterDltResource
+
+from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.devtools.fake_api import FakeGitBookAPI
+from analytics_assets.resources import GitBookResource, WarehouseResource
+
+TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
+# Small enough that retry tests take milliseconds, large enough to tell from Retry-After.
+TEST_BACKOFF_FACTOR = 0.01
+
+
+@dataclass
+class Warehouse:
+    """A DuckDB file and dlt folder under the test's tmp dir."""
+
+    duckdb_path: Path
+    pipelines_dir: Path
+
+    def resource(self) -> WarehouseResource:
+        return WarehouseResource(
+            duckdb_path=str(self.duckdb_path), pipelines_dir=str(self.pipelines_dir)
+        )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "select table_name from information_schema.tables where table_schema = 'gitbook'"
+        )
+        return {row[0] for row in rows}
+
+
+@dataclass
+class Runner:
+    """Materializes the real GitBook assets against the fake API and the test warehouse."""
+
+    api: FakeGitBookAPI
+    warehouse: Warehouse
+    instance: DagsterInstance
+
+    def gitbook(self, **overrides: Any) -> GitBookResource:
+        settings: dict[str, Any] = {
+            "access_token": TEST_TOKEN,
+            "base_url": self.api.base_url,
+            "backoff_factor": TEST_BACKOFF_FACTOR,
+            **overrides,
+        }
+        return GitBookResource(**settings)
+
+    def materialize(
+        self,
+        selection: Sequence[str] | None = None,
+        *,
+        raise_on_error: bool = True,
+        **gitbook_overrides: Any,
+    ) -> ExecuteInProcessResult:
+        assets = build_gitbook_assets()
+        keys = [AssetKey(["gitbook", name]) for name in selection] if selection else None
+        return materialize(
+            [assets],
+            selection=keys,
+            instance=self.instance,
+            resources={
+                "dlt": DagsterDltResource(),
+                "gitbook": self.gitbook(**gitbook_overrides),
+                "warehouse": self.warehouse.resource(),
+            },
+            raise_on_error=raise_on_error,
+        )
+
+
+def failure_message(result: ExecuteInProcessResult) -> str:
+    """The step failure's message and its causes, as a person sees them in the run log."""
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert failures, "expected the run to fail"
+    error = failures[0].step_failure_data.error
+    parts = []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    user_failure = failures[0].step_failure_data.user_failure_data
+    if user_failure is not None and user_failure.description:
+        parts.insert(0, user_failure.description)
+    return "\n".join(parts)
