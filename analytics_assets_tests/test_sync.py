@@ -181,3 +181,14 @@ def test_configured_space_ids_replace_discovery(
         )
     ]
     assert not fake_api.requests_to("/v1/orgs/{organizationId}/spaces")
+
+
+def test_a_selected_resource_with_no_rows_succeeds_with_row_count_zero(
+    runner: Runner, dataset: Dataset
+) -> None:
+    result = runner.materialize(["spaces", "content"], space_ids=[dataset.empty_space_id])
+
+    assert result.success
+    events = {m.asset_key: m for m in result.asset_materializations_for_node("gitbook")}
+    assert events[AssetKey(["gitbook", "content"])].metadata["dagster/row_count"].value == 0
+    assert events[AssetKey(["gitbook", "spaces"])].metadata["dagster/row_count"].value == 1
