@@ -1,6 +1,7 @@
 """The GitBook assets: one dlt pipeline run materializes any subset of the six tables."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
 
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
@@ -27,9 +28,11 @@ def source_template() -> DltSource:
     return gitbook_source(access_token="resolved-at-run-time")
 
 
-def build_gitbook_assets(destination: str = "duckdb") -> AssetsDefinition:
+def build_gitbook_assets(
+    destination: str = "duckdb", freshness_windows: Mapping[str, timedelta] | None = None
+) -> AssetsDefinition:
     """One multi-asset over every GitBook resource, subsettable per table."""
-    translator = GitBookTranslator(destination=destination)
+    translator = GitBookTranslator(destination=destination, freshness_windows=freshness_windows)
 
     @dlt_assets(
         dlt_source=source_template(),

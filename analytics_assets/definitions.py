@@ -1,20 +1,36 @@
-"""The code location's single entry point: composes assets and resources, holds no logic."""
+"""The code location's single entry point: composes the parts, holds no logic.
 
-from dagster import Definitions
+`@definitions` makes loading lazy: settings are read when Dagster loads the code location,
+never when the module is imported.
+"""
+
+from dagster import Definitions, definitions
 from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
-from analytics_assets.jobs import gitbook_full_sync_job
+from analytics_assets.checks import build_checks
+from analytics_assets.gitbook.settings import RESOURCES
+from analytics_assets.jobs import gitbook_full_sync_job, gitbook_traffic_sync_job
+from analytics_assets.operations import OperationsConfig
 from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.schedules import build_schedules
 
-gitbook_assets = build_gitbook_assets()
 
-defs = Definitions(
-    assets=[gitbook_assets],
-    jobs=[gitbook_full_sync_job],
-    resources={
-        "dlt": DagsterDltResource(),
-        "gitbook": GitBookResource(),
-        "warehouse": WarehouseResource(),
-    },
-)
+def build_definitions(ops: OperationsConfig) -> Definitions:
+    windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
+    return Definitions(
+        assets=[build_gitbook_assets(freshness_windows=windows)],
+        asset_checks=build_checks(ops),
+        jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job],
+        schedules=build_schedules(ops),
+        resources={
+            "dlt": DagsterDltResource(),
+            "gitbook": GitBookResource(),
+            "warehouse": WarehouseResource(),
+        },
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    return build_definitions(OperationsConfig.from_env())

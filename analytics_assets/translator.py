@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import AssetKey, AssetSpec, TableColumn, TableColumnConstraints, TableSchema
+from collections.abc import Mapping
+from datetime import timedelta
+
+from dagster import (
+    AssetKey,
+    AssetSpec,
+    FreshnessPolicy,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
@@ -41,9 +51,15 @@ class GitBookTranslator(DagsterDltTranslator):
     assets of their own, so the edges are set from the resource table in `settings.py`.
     """
 
-    def __init__(self, destination: str = "duckdb", dataset_name: str = DATASET_NAME) -> None:
+    def __init__(
+        self,
+        destination: str = "duckdb",
+        dataset_name: str = DATASET_NAME,
+        freshness_windows: Mapping[str, timedelta] | None = None,
+    ) -> None:
         self.destination = destination
         self.dataset_name = dataset_name
+        self.freshness_windows = dict(freshness_windows or {})
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         default = super().get_asset_spec(data)
@@ -56,8 +72,10 @@ class GitBookTranslator(DagsterDltTranslator):
                 storage_kind=self.destination,
             ),
         }
+        window = self.freshness_windows.get(spec.name)
         return default.replace_attributes(
             key=asset_key(spec.name),
+            freshness_policy=FreshnessPolicy.time_window(fail_window=window) if window else None,
             deps=[asset_key(spec.parent)] if spec.parent else [],
             group_name=GROUP_NAME,
             kinds={"dlt", self.destination},

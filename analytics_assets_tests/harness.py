@@ -1,16 +1,26 @@
 """What tests share besides fixtures: the test token, the warehouse and the asset runner."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    materialize,
+)
 from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.checks import build_checks
 from analytics_assets.devtools.fake_api import FakeGitBookAPI
+from analytics_assets.operations import OperationsConfig
 from analytics_assets.resources import GitBookResource, WarehouseResource
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
@@ -51,6 +61,8 @@ class Runner:
     api: FakeGitBookAPI
     warehouse: Warehouse
     instance: DagsterInstance
+    ops: OperationsConfig = field(default_factory=OperationsConfig)
+    clock: Callable[[], datetime] | None = None
 
     def gitbook(self, **overrides: Any) -> GitBookResource:
         settings: dict[str, Any] = {
@@ -61,24 +73,40 @@ class Runner:
         }
         return GitBookResource(**settings)
 
+    def resources(self, **gitbook_overrides: Any) -> dict[str, Any]:
+        return {
+            "dlt": DagsterDltResource(),
+            "gitbook": self.gitbook(**gitbook_overrides),
+            "warehouse": self.warehouse.resource(),
+        }
+
+    def run_checks(self) -> ExecuteInProcessResult:
+        """Every asset check, without loading anything first."""
+        return materialize(
+            [build_gitbook_assets(), *build_checks(self.ops, self.clock)],
+            selection=AssetSelection.all_asset_checks(),
+            instance=self.instance,
+            resources=self.resources(),
+            raise_on_error=False,
+        )
+
     def materialize(
         self,
         selection: Sequence[str] | None = None,
         *,
         raise_on_error: bool = True,
+        with_checks: bool = False,
+        extra_assets: Sequence[AssetsDefinition] = (),
         **gitbook_overrides: Any,
     ) -> ExecuteInProcessResult:
         assets = build_gitbook_assets()
         keys = [AssetKey(["gitbook", name]) for name in selection] if selection else None
+        checks = build_checks(self.ops, self.clock) if with_checks else []
         return materialize(
-            [assets],
+            [assets, *checks, *extra_assets],
             selection=keys,
             instance=self.instance,
-            resources={
-                "dlt": DagsterDltResource(),
-                "gitbook": self.gitbook(**gitbook_overrides),
-                "warehouse": self.warehouse.resource(),
-            },
+            resources=self.resources(**gitbook_overrides),
             raise_on_error=raise_on_error,
         )
 

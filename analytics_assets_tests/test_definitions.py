@@ -30,11 +30,11 @@ def key(name: str) -> AssetKey:
 
 def test_definitions_load_without_a_token() -> None:
     assert "GITBOOK_ACCESS_TOKEN" not in os.environ
-    Definitions.validate_loadable(defs)
+    Definitions.validate_loadable(defs())
 
 
 def test_assets_have_keys_deps_group_kinds_description_and_columns() -> None:
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
 
     assert {k for k in graph.get_all_asset_keys()} == {key(name) for name in EXPECTED_DEPS}
     for name, parents in EXPECTED_DEPS.items():

@@ -26,3 +26,4 @@ def test_demo_runs_the_main_job_and_prints_rows_per_table(
     }
     for table, count in Dataset.demo().expected_row_counts().items():
         assert rows[table] == count
+    assert "Asset checks: 26 of 26 passed." in printed

@@ -1,0 +1,69 @@
+"""Operational settings: schedules, freshness windows, check windows.
+
+Read from the environment when Dagster loads the definitions (not at import), with defaults a
+data engineer can leave alone.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from dagster import DefaultScheduleStatus, EnvVar
+
+FULL_SYNC_CRON_ENV = "ANALYTICS_FULL_SYNC_CRON"
+TRAFFIC_SYNC_CRON_ENV = "ANALYTICS_TRAFFIC_SYNC_CRON"
+SCHEDULE_TIMEZONE_ENV = "ANALYTICS_SCHEDULE_TIMEZONE"
+SCHEDULES_RUNNING_ENV = "ANALYTICS_SCHEDULES_RUNNING"
+FRESHNESS_HOURS_ENV = "ANALYTICS_FRESHNESS_HOURS"
+TRAFFIC_FRESHNESS_HOURS_ENV = "ANALYTICS_TRAFFIC_FRESHNESS_HOURS"
+TRAFFIC_MAX_DATA_AGE_HOURS_ENV = "ANALYTICS_TRAFFIC_MAX_DATA_AGE_HOURS"
+
+TRAFFIC_TABLE = "insights_traffic"
+
+
+def _hours(value: str | None, default: float) -> timedelta:
+    return timedelta(hours=float(value) if value else default)
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """Everything about running the sync unattended that a deployment may want to change."""
+
+    full_sync_cron: str = "0 3 * * *"
+    traffic_sync_cron: str = "15 * * * *"
+    schedule_timezone: str = "UTC"
+    schedules_running: bool = False
+    freshness_window: timedelta = timedelta(hours=26)
+    traffic_freshness_window: timedelta = timedelta(hours=2)
+    traffic_max_data_age: timedelta = timedelta(hours=48)
+
+    @classmethod
+    def from_env(cls) -> "OperationsConfig":
+        defaults = cls()
+        running = (EnvVar(SCHEDULES_RUNNING_ENV).get_value() or "").strip().lower()
+        settings: dict[str, Any] = {
+            "full_sync_cron": EnvVar(FULL_SYNC_CRON_ENV).get_value() or defaults.full_sync_cron,
+            "traffic_sync_cron": (
+                EnvVar(TRAFFIC_SYNC_CRON_ENV).get_value() or defaults.traffic_sync_cron
+            ),
+            "schedule_timezone": (
+                EnvVar(SCHEDULE_TIMEZONE_ENV).get_value() or defaults.schedule_timezone
+            ),
+            "schedules_running": running in ("1", "true", "yes", "running"),
+            "freshness_window": _hours(EnvVar(FRESHNESS_HOURS_ENV).get_value(), 26),
+            "traffic_freshness_window": _hours(EnvVar(TRAFFIC_FRESHNESS_HOURS_ENV).get_value(), 2),
+            "traffic_max_data_age": _hours(EnvVar(TRAFFIC_MAX_DATA_AGE_HOURS_ENV).get_value(), 48),
+        }
+        return cls(**settings)
+
+    @property
+    def default_schedule_status(self) -> DefaultScheduleStatus:
+        return (
+            DefaultScheduleStatus.RUNNING
+            if self.schedules_running
+            else (DefaultScheduleStatus.STOPPED)
+        )
+
+    def freshness_window_for(self, table: str) -> timedelta:
+        """How old a table's last successful load may be before it is stale."""
+        return self.traffic_freshness_window if table == TRAFFIC_TABLE else self.freshness_window
