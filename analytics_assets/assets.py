@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, Failure, Materializ
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
 
-from analytics_assets.failures import find_gitbook_error
+from analytics_assets.failures import explain_failure
 from analytics_assets.gitbook import gitbook_source
 from analytics_assets.gitbook.errors import GitBookError
 from analytics_assets.load_metadata import with_destination_metadata
@@ -48,7 +48,7 @@ def build_gitbook_assets(
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
         try:
-            source = gitbook.build_source()
+            source = gitbook.build_source(warn=context.log.warning)
             pipeline = warehouse.build_pipeline()
             tables = {
                 asset_key(name).to_user_string(): resource.table_name
@@ -62,10 +62,10 @@ def build_gitbook_assets(
             )
             yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
         except Exception as exc:
-            cause = find_gitbook_error(exc)
-            if cause is None:
+            explanation = explain_failure(exc, attempts=gitbook.attempts())
+            if explanation is None:
                 raise
-            raise Failure(description=str(cause)) from (
+            raise Failure(description=explanation) from (
                 None if isinstance(exc, GitBookError) else exc
             )
 

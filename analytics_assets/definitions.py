@@ -4,7 +4,7 @@
 never when the module is imported.
 """
 
-from dagster import Definitions, definitions
+from dagster import Definitions, definitions, in_process_executor
 from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
@@ -23,6 +23,10 @@ def build_definitions(ops: OperationsConfig) -> Definitions:
         asset_checks=build_checks(ops),
         jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job],
         schedules=build_schedules(ops),
+        # In-process: the sync is one dlt op and the checks are short queries. Separate step
+        # processes would add seconds of imports each, and parallel check processes would
+        # contend for an embedded DuckDB file's lock. Parallelism lives inside the dlt op.
+        executor=in_process_executor,
         resources={
             "dlt": DagsterDltResource(),
             "gitbook": GitBookResource(),

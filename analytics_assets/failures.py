@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from dlt.extract.exceptions import PipeException
+from requests.exceptions import ConnectionError, RequestException, Timeout
+
 from analytics_assets.gitbook.errors import GitBookError
 
 
-def find_gitbook_error(exc: BaseException) -> GitBookError | None:
-    """The first GitBookError in the exception's cause/context chain (dlt wraps it twice)."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes/contexts (dlt wraps an extraction error twice)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, GitBookError):
-            return current
+        yield current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return None
+
+
+def find_gitbook_error(exc: BaseException) -> GitBookError | None:
+    return next((e for e in _chain(exc) if isinstance(e, GitBookError)), None)
+
+
+def explain_failure(exc: BaseException, *, attempts: int) -> str | None:
+    """A message naming resource, path and next step, or None when there is nothing to add."""
+    if (gitbook_error := find_gitbook_error(exc)) is not None:
+        return str(gitbook_error)
+    chain = list(_chain(exc))
+    transport = next((e for e in chain if isinstance(e, (ConnectionError, Timeout))), None)
+    if transport is None:
+        return None
+    resource = next((e.pipe_name for e in chain if isinstance(e, PipeException)), None)
+    where = f"resource '{resource}'" if resource else "a GitBook resource"
+    request = transport.request if isinstance(transport, RequestException) else None
+    if request is not None and request.url:
+        parts = urlsplit(request.url)
+        where += f" at {request.method or 'GET'} {parts.path} on {parts.scheme}://{parts.netloc}"
+    if isinstance(transport, Timeout):
+        problem = "timed out"
+        hint = "raise request_timeout (GitBookResource or [sources.gitbook]) or re-run later"
+    else:
+        problem = "could not connect, or the connection dropped mid-response"
+        hint = "check GITBOOK_BASE_URL and the network, or re-run later"
+    return (
+        f"GitBook {problem} for {where} on all {attempts} attempts "
+        f"({type(transport).__name__}). Next: {hint}."
+    )

@@ -1,11 +1,6 @@
-"""Jobs over the GitBook assets; asset jobs also run the checks of the assets they select.
+"""Jobs over the GitBook assets; asset jobs also run the checks of the assets they select."""
 
-The in-process executor: the sync is one dlt op and the checks are short queries, so a
-subprocess per step (the multiprocess default, about 3 s of imports each) would only add time.
-Parallelism lives inside the dlt op, not across ops.
-"""
-
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job
 
 from analytics_assets.translator import GROUP_NAME, asset_key
 
@@ -16,7 +11,6 @@ gitbook_full_sync_job = define_asset_job(
     name=FULL_SYNC_JOB_NAME,
     selection=AssetSelection.groups(GROUP_NAME),
     description="Sync every GitBook table in one dlt pipeline run, then run every check.",
-    executor_def=in_process_executor,
 )
 
 # dlt fetches organizations and spaces to reach traffic anyway; loading them too keeps every
@@ -25,5 +19,4 @@ gitbook_traffic_sync_job = define_asset_job(
     name=TRAFFIC_SYNC_JOB_NAME,
     selection=AssetSelection.assets(asset_key("insights_traffic")).upstream(),
     description="Sync insights_traffic and the spaces and organizations it hangs off.",
-    executor_def=in_process_executor,
 )

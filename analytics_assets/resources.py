@@ -4,6 +4,7 @@ Both resolve environment variables and dlt configuration when a run starts, neve
 `dagster dev` and `dagster definitions validate` work with nothing configured.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ from pydantic import Field
 from analytics_assets.gitbook import gitbook_source
 from analytics_assets.gitbook.errors import GitBookConfigError
 from analytics_assets.gitbook.http import TOKEN_HINT
-from analytics_assets.gitbook.settings import DATASET_NAME, SOURCE_NAME
+from analytics_assets.gitbook.settings import DATASET_NAME, MAX_RETRIES, SOURCE_NAME
 
 TOKEN_ENV = "GITBOOK_ACCESS_TOKEN"
 BASE_URL_ENV = "GITBOOK_BASE_URL"
 SPACE_IDS_ENV = "GITBOOK_SPACE_IDS"
+INSECURE_HTTP_ENV = "GITBOOK_ALLOW_INSECURE_HTTP"
 DESTINATION_ENV = "ANALYTICS_DESTINATION"
 DUCKDB_PATH_ENV = "ANALYTICS_DUCKDB_PATH"
 PIPELINES_DIR_ENV = "ANALYTICS_DLT_PIPELINES_DIR"
@@ -56,6 +58,21 @@ class GitBookResource(ConfigurableResource):
         default=None, description="Seconds factor of the exponential retry backoff (spec: 2)."
     )
     request_timeout: float | None = Field(default=None, description="Per-request timeout (s).")
+    max_pages: int | None = Field(
+        default=None, description="Pages one request chain may follow before it counts as a loop."
+    )
+    allow_insecure_http: bool | None = Field(
+        default=None,
+        description=(
+            f"Send the token over plain http:// to a non-loopback host; falls back to "
+            f"${INSECURE_HTTP_ENV}. Off by default."
+        ),
+    )
+
+    def attempts(self) -> int:
+        """Requests per call before giving up: the configured retries plus the first try."""
+        retries = dlt.config.get(f"sources.{SOURCE_NAME}.max_retries", int)
+        return (retries if retries is not None else MAX_RETRIES) + 1
 
     def resolve_access_token(self) -> str:
         token = _first_set(
@@ -75,13 +92,25 @@ class GitBookResource(ConfigurableResource):
             return [part.strip() for part in from_env.split(",") if part.strip()]
         return None
 
-    def build_source(self) -> DltSource:
-        """A fresh source for one run (dagster-dlt mutates a reused source's schema)."""
+    def resolve_allow_insecure_http(self) -> bool | None:
+        if self.allow_insecure_http is not None:
+            return self.allow_insecure_http
+        from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
+        return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
+
+    def build_source(self, warn: Callable[[str], None] | None = None) -> DltSource:
+        """A fresh source for one run (dagster-dlt mutates a reused source's schema).
+
+        `warn` receives warnings meant for the run log, such as a skipped deleted space.
+        """
         overrides: dict[str, Any] = {
             "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
             "space_ids": self.resolve_space_ids(),
             "backoff_factor": self.backoff_factor,
             "request_timeout": self.request_timeout,
+            "max_pages": self.max_pages,
+            "allow_insecure_http": self.resolve_allow_insecure_http(),
+            "warn": warn,
         }
         # Unset values are left to dlt, which reads them from `[sources.gitbook]` or defaults.
         kwargs = {key: value for key, value in overrides.items() if value is not None}

@@ -7,15 +7,18 @@ honouring `Retry-After`.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests import Response, Session
 
-from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError
+from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
     MAX_RETRIES,
@@ -29,6 +32,7 @@ TOKEN_HINT = (
     ".dlt/secrets.toml (see .dlt/secrets.toml.example)."
 )
 BODY_EXCERPT_CHARS = 200
+logger = logging.getLogger(__name__)
 
 
 def build_session(
@@ -62,8 +66,7 @@ def _body_excerpt(response: Response) -> str:
 def error_for_response(response: Response, *, resource: str, attempts: int) -> GitBookAPIError:
     """Translate an error response into an exception a person can act on."""
     status = response.status_code
-    method = response.request.method if response.request is not None else "GET"
-    path = urlsplit(response.url).path
+    method, path = _describe(response)
     where = f"resource '{resource}' at {method} {path}"
     if status in (401, 403):
         return GitBookAuthError(
@@ -87,11 +90,94 @@ def error_for_response(response: Response, *, resource: str, attempts: int) -> G
     return GitBookAPIError(message, resource=resource, path=path, status=status, response=response)
 
 
-def raise_for_status_hook(resource: str, *, attempts: int) -> Callable[..., None]:
-    """A `response_actions` hook that fails with a named error instead of dlt's generic one."""
+def _describe(response: Response) -> tuple[str, str]:
+    method = response.request.method if response.request is not None else "GET"
+    return method or "GET", urlsplit(response.url).path
+
+
+def response_guard(
+    resource: str,
+    *,
+    data_selector: str,
+    attempts: int,
+    skip_not_found: bool = False,
+    warn: Callable[[str], None] = logger.warning,
+) -> Callable[..., None]:
+    """A `response_actions` hook that every GitBook response passes through.
+
+    - Error statuses become named errors (dlt's retry policy still sees their status).
+    - A 404 for a child of a listed parent means the parent was deleted after it was listed:
+      with `skip_not_found`, that parent is skipped with a warning and the sync goes on.
+    - A 200 must be JSON and must hold `data_selector`, so a proxy's HTML page or a changed
+      shape fails loudly instead of loading zero rows. It is parsed once here; dlt's paginator
+      and extractor reuse the parsed body.
+    """
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> None:
+        method, path = _describe(response)
+        if response.status_code == 404 and skip_not_found:
+            warn(
+                f"GitBook answered HTTP 404 for resource '{resource}' at {method} {path}; its "
+                "parent was probably deleted after it was listed. Skipping it; the sync goes on."
+            )
+            raise IgnoreResponseException()
         if response.status_code >= 400:
             raise error_for_response(response, resource=resource, attempts=attempts)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise _bad_body(
+                response,
+                resource,
+                f"is not valid JSON (Content-Type {response.headers.get('Content-Type')!r})",
+            ) from None
+        if data_selector != "$" and (not isinstance(payload, dict) or data_selector not in payload):
+            keys = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+            raise _bad_body(response, resource, f"has no {data_selector!r} key (found {keys})")
+        response.json = lambda *a, **k: payload  # type: ignore[method-assign]
 
     return hook
+
+
+def _bad_body(response: Response, resource: str, problem: str) -> GitBookAPIError:
+    method, path = _describe(response)
+    return GitBookAPIError(
+        f"GitBook's HTTP {response.status_code} response for resource '{resource}' at "
+        f"{method} {path} {problem}: {_body_excerpt(response)!r}. Not retried: check "
+        "GITBOOK_BASE_URL points at the API (not a proxy or login page), or whether GitBook "
+        "changed this endpoint.",
+        resource=resource,
+        path=path,
+        status=response.status_code,
+        response=response,
+    )
+
+
+def require_safe_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Refuse to send the bearer token over plain HTTP, except to this machine.
+
+    The bundled API listens on loopback over HTTP; anything else must be HTTPS unless the
+    user opts out explicitly.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise GitBookConfigError(
+            f"GITBOOK_BASE_URL must be an http(s) URL such as https://api.gitbook.com, "
+            f"got {base_url!r}."
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise GitBookConfigError(
+            f"Refusing to send the GitBook token over plain HTTP to {parts.hostname}. Use "
+            "https://, or set GITBOOK_ALLOW_INSECURE_HTTP=true if this host is trusted (for "
+            "example a proxy inside your network)."
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

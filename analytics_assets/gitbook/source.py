@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import TSchemaContract
 from dlt.extract.resource import DltResource
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import RESTAPIConfig
 
-from analytics_assets.gitbook.http import build_session, raise_for_status_hook
+from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
 from analytics_assets.gitbook.rows import (
@@ -33,6 +36,8 @@ from analytics_assets.gitbook.settings import (
     ResourceSpec,
 )
 
+logger = logging.getLogger(__name__)
+
 # Row mappers per resource, applied after the parent key is renamed.
 EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
     "users": [{"map": unwrap_data_envelope}],
@@ -43,13 +48,35 @@ EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _endpoint_resource(spec: ResourceSpec, *, attempts: int, max_pages: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Policy:
+    """What every resource entry shares: retry budget, page cap, where warnings go."""
+
+    attempts: int
+    max_pages: int
+    warn: Callable[[str], None]
+
+
+def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404: bool) -> Any:
+    return response_guard(
+        spec.name,
+        data_selector=data_selector,
+        attempts=policy.attempts,
+        skip_not_found=skip_404,
+        warn=policy.warn,
+    )
+
+
+def _endpoint_resource(spec: ResourceSpec, policy: _Policy) -> dict[str, Any]:
     """The `rest_api` resource entry for one spec: paginator, errors, keys and column hints."""
     endpoint: dict[str, Any] = {
         "path": spec.path,
         "data_selector": spec.data_selector,
-        "paginator": GitBookCursorPaginator(spec.name, max_pages=max_pages),
-        "response_actions": [raise_for_status_hook(spec.name, attempts=attempts)],
+        "paginator": GitBookCursorPaginator(spec.name, max_pages=policy.max_pages),
+        # A child whose parent vanished between listing and fetching is skipped, not fatal.
+        "response_actions": [
+            _guard(spec, policy, data_selector=spec.data_selector, skip_404=spec.parent is not None)
+        ],
     }
     resource: dict[str, Any] = {
         "name": spec.name,
@@ -69,17 +96,19 @@ def _endpoint_resource(spec: ResourceSpec, *, attempts: int, max_pages: int) -> 
     return resource
 
 
-def _spaces_by_id(space_ids: Sequence[str], *, attempts: int, max_pages: int) -> list[Any]:
+def _spaces_by_id(space_ids: Sequence[str], policy: _Policy) -> list[Any]:
     """`spaces` fetched one by one from configured ids, plus the unloaded resource seeding it."""
 
     @dlt.resource(name=CONFIGURED_SPACES_RESOURCE, selected=False)
     def configured_space_ids() -> Iterator[list[dict[str, Any]]]:
         yield [{"id": PathSegment(space_id)} for space_id in space_ids]
 
-    resource = _endpoint_resource(SPACES, attempts=attempts, max_pages=max_pages)
+    resource = _endpoint_resource(SPACES, policy)
     resource["endpoint"].update(
         path=SPACE_BY_ID_PATH,
         data_selector="$",
+        # A configured space that does not exist is a configuration error: fail on its 404.
+        response_actions=[_guard(SPACES, policy, data_selector="$", skip_404=False)],
         params={
             "space_id": {"type": "resolve", "resource": CONFIGURED_SPACES_RESOURCE, "field": "id"}
         },
@@ -98,25 +127,29 @@ def build_rest_api_config(
     backoff_factor: float = BACKOFF_FACTOR,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    allow_insecure_http: bool = False,
+    warn: Callable[[str], None] = logger.warning,
 ) -> RESTAPIConfig:
     """The `rest_api` configuration for every GitBook resource.
 
-    `space_ids`, when given, replaces space discovery: each space is fetched by id.
+    `space_ids`, when given, replaces space discovery: each space is fetched by id. `warn`
+    receives the warnings a person should see in the run log (skipped deleted parents).
     """
-    attempts = max_retries + 1
+    base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
+    policy = _Policy(attempts=max_retries + 1, max_pages=max_pages, warn=warn)
     resources: list[Any] = []
     for spec in RESOURCES:
         if spec is SPACES and space_ids:
-            *seeds, resource = _spaces_by_id(space_ids, attempts=attempts, max_pages=max_pages)
+            *seeds, resource = _spaces_by_id(space_ids, policy)
             resources.extend(seeds)
         else:
-            resource = _endpoint_resource(spec, attempts=attempts, max_pages=max_pages)
+            resource = _endpoint_resource(spec, policy)
         resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
         resources.append(resource)
 
     return {
         "client": {
-            "base_url": base_url.rstrip("/"),
+            "base_url": base_url,
             "auth": {"type": "bearer", "token": access_token},
             "session": build_session(
                 max_retries=max_retries,
@@ -128,7 +161,12 @@ def build_rest_api_config(
     }
 
 
-@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME)
+# New fields and tables evolve the schema; a value that cannot be coerced to its column's type
+# fails the load (naming table and column) instead of hiding in a variant column.
+SCHEMA_CONTRACT: TSchemaContract = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, schema_contract=SCHEMA_CONTRACT)
 def gitbook_source(
     access_token: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
@@ -137,6 +175,8 @@ def gitbook_source(
     backoff_factor: float = BACKOFF_FACTOR,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    allow_insecure_http: bool = False,
+    warn: Callable[[str], None] = logger.warning,
 ) -> list[DltResource]:
     """GitBook users, organizations, spaces, members, content and traffic.
 
@@ -148,6 +188,8 @@ def gitbook_source(
         backoff_factor: Exponential backoff factor between retries, in seconds (the spec: 2).
         request_timeout: Per-request timeout in seconds.
         max_pages: Pages one request chain may follow before it is treated as a loop.
+        allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
+        warn: Where warnings for the run log go (skipped deleted parents).
     """
     config = build_rest_api_config(
         access_token=access_token,
@@ -157,5 +199,7 @@ def gitbook_source(
         backoff_factor=backoff_factor,
         request_timeout=request_timeout,
         max_pages=max_pages,
+        allow_insecure_http=allow_insecure_http,
+        warn=warn,
     )
     return rest_api_resources(config)
