@@ -6,9 +6,12 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from dlt.extract.exceptions import PipeException
-from requests.exceptions import ConnectionError, RequestException, Timeout
+from requests.exceptions import ChunkedEncodingError, ConnectionError, RequestException, Timeout
 
 from analytics_assets.gitbook.errors import GitBookError
+
+# What dlt's client retries besides status codes: refused, reset, cut short, too slow.
+TRANSPORT_ERRORS = (ConnectionError, ChunkedEncodingError, Timeout)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -30,7 +33,7 @@ def explain_failure(exc: BaseException, *, attempts: int) -> str | None:
     if (gitbook_error := find_gitbook_error(exc)) is not None:
         return str(gitbook_error)
     chain = list(_chain(exc))
-    transport = next((e for e in chain if isinstance(e, (ConnectionError, Timeout))), None)
+    transport = next((e for e in chain if isinstance(e, TRANSPORT_ERRORS)), None)
     if transport is None:
         return None
     resource = next((e.pipe_name for e in chain if isinstance(e, PipeException)), None)

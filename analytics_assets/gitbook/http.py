@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
-from requests import Response, Session
+from requests import PreparedRequest, RequestException, Response, Session
 
 from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
 from analytics_assets.gitbook.settings import (
@@ -53,7 +53,24 @@ def build_session(
         request_max_retry_delay=max_retry_delay,
         respect_retry_after_header=True,
     )
-    return client.session
+    session = client.session
+    session.send = _naming_the_request(session.send)  # type: ignore[method-assign]
+    return session
+
+
+def _naming_the_request(send: Callable[..., Response]) -> Callable[..., Response]:
+    """Attach the request to transport errors that lack it (a body cut short carries none), so
+    the final error can name the path."""
+
+    def send_naming_request(request: PreparedRequest, **kwargs: Any) -> Response:
+        try:
+            return send(request, **kwargs)
+        except RequestException as exc:
+            if exc.request is None:
+                exc.request = request
+            raise
+
+    return send_naming_request
 
 
 def _body_excerpt(response: Response) -> str:
@@ -114,6 +131,8 @@ def response_guard(
     """
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> None:
+        if response.is_redirect:  # requests follows it and calls the hook again on the target
+            return
         method, path = _describe(response)
         if response.status_code == 404 and skip_not_found:
             warn(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 from analytics_assets.devtools.fake_api.dataset import Dataset, Row
@@ -64,6 +64,8 @@ class RecordedRequest:
     had_valid_token: bool
     time: float
     """``time.monotonic()`` when the request arrived."""
+    sent_authorization: bool = False
+    """Whether any Authorization header arrived (valid or not)."""
     route: str | None = None
     """The matched route pattern, e.g. ``/v1/orgs/{organizationId}/spaces``."""
     params: dict[str, str] = field(default_factory=dict)
@@ -76,15 +78,22 @@ class Fault:
     ``route`` is a route pattern (``/v1/orgs/{organizationId}/members``) or ``"*"`` for every
     request; ``match_path`` narrows it to one exact decoded path. ``times=None`` fails forever.
     ``body`` replaces the JSON error body: a dict/list is sent as JSON, str/bytes verbatim.
+    ``status=None`` keeps the normal response and applies only the other effects: ``delay``
+    (seconds slept before answering), ``headers`` (e.g. a ``Location`` for a redirect) and
+    ``transport``: ``"reset"`` closes the connection without answering, ``"truncate"`` sends the
+    headers and half the body, then closes.
     """
 
     route: str = "*"
-    status: int = 503
+    status: int | None = 503
     times: int | None = 1
     retry_after: float | str | None = None
     body: Any = None
     match_path: str | None = None
     content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    transport: Literal["reset", "truncate"] | None = None
 
 
 def _shape(pattern: str) -> str:
@@ -165,6 +174,7 @@ class _Response:
     body: bytes
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
+    transport: Literal["reset", "truncate"] | None = None
 
 
 def _json_bytes(payload: Any) -> bytes:
@@ -352,6 +362,7 @@ class FakeGitBookAPI:
                     query=request.query,
                     status=response.status,
                     had_valid_token=request.token_ok,
+                    sent_authorization=authorization is not None,
                     time=arrived,
                     route=route,
                     params=params,
@@ -386,8 +397,16 @@ class FakeGitBookAPI:
 
     def _respond(self, request: _Request) -> _Response:
         fault = self._take_fault(request)
-        if fault is not None:
-            return self._fault_response(fault)
+        if fault is None:
+            return self._serve(request)
+        if fault.delay:
+            time.sleep(fault.delay)
+        response = self._serve(request) if fault.status is None else self._fault_response(fault)
+        response.headers.update(fault.headers)
+        response.transport = fault.transport
+        return response
+
+    def _serve(self, request: _Request) -> _Response:
         if not request.token_ok:
             return _error(401, "You must be authenticated with a valid API token")
         if request.method != "GET":
@@ -404,6 +423,7 @@ class FakeGitBookAPI:
 
     @staticmethod
     def _fault_response(fault: Fault) -> _Response:
+        assert fault.status is not None
         if fault.body is None:
             response = _error(fault.status, f"Injected fault (HTTP {fault.status})")
         elif isinstance(fault.body, bytes | str):
@@ -529,9 +549,16 @@ class _Handler(BaseHTTPRequestHandler):
             "Server: fake-gitbook-api",
             *(f"{name}: {value}" for name, value in response.headers.items()),
         ]
-        if self.close_connection:
+        if response.transport == "reset":
+            self.close_connection = True
+            return
+        body = response.body
+        if response.transport == "truncate":
+            self.close_connection = True
+            body = body[: len(body) // 2]
+        elif self.close_connection:
             head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
