@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt import config as dlt_config
 from dlt.extract.source import DltSource
 
 from analytics_assets.failures import explain_failure
@@ -49,6 +50,8 @@ def build_gitbook_assets(
     ) -> Iterator[MaterializeResult]:
         try:
             source = gitbook.build_source(warn=context.log.warning)
+            # Enough extract workers for every request slot the source may use.
+            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline()
             tables = {
                 asset_key(name).to_user_string(): resource.table_name
@@ -59,6 +62,7 @@ def build_gitbook_assets(
                 dlt_source=source,
                 dlt_pipeline=pipeline,
                 dagster_dlt_translator=translator,
+                loader_file_format=warehouse.loader_file_format(),
             )
             yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
         except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from requests import PreparedRequest, RequestException, Response, Session
 from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
+    MAX_CONCURRENCY,
     MAX_RETRIES,
     MAX_RETRY_DELAY_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
@@ -41,8 +43,13 @@ def build_session(
     backoff_factor: float = BACKOFF_FACTOR,
     max_retry_delay: float = MAX_RETRY_DELAY_SECONDS,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    max_concurrency: int = MAX_CONCURRENCY,
 ) -> Session:
-    """A requests session with the spec's retry policy (status errors are raised by our hooks)."""
+    """A requests session with the spec's retry policy and a cap on requests in flight.
+
+    Status errors are raised by `response_guard`. The session is shared by dlt's extract
+    workers; the cap holds however many workers dlt runs.
+    """
     client = Client(
         request_timeout=request_timeout,
         raise_for_status=False,
@@ -54,8 +61,22 @@ def build_session(
         respect_retry_after_header=True,
     )
     session = client.session
-    session.send = _naming_the_request(session.send)  # type: ignore[method-assign]
+    session.send = _capped(  # type: ignore[method-assign]
+        _naming_the_request(session.send), threading.BoundedSemaphore(max_concurrency)
+    )
     return session
+
+
+def _capped(
+    send: Callable[..., Response], slots: threading.BoundedSemaphore
+) -> Callable[..., Response]:
+    """At most `max_concurrency` requests (with their retries and backoff) at once."""
+
+    def capped_send(request: PreparedRequest, **kwargs: Any) -> Response:
+        with slots:
+            return send(request, **kwargs)
+
+    return capped_send
 
 
 def _naming_the_request(send: Callable[..., Response]) -> Callable[..., Response]:

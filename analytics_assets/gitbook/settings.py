@@ -21,6 +21,8 @@ MAX_RETRIES = 3
 BACKOFF_FACTOR = 2.0
 MAX_RETRY_DELAY_SECONDS = 300.0
 REQUEST_TIMEOUT_SECONDS = 60.0
+# Requests in flight at once across all resources; low enough that an account is not throttled.
+MAX_CONCURRENCY = 8
 # A guard, not a limit anyone should reach: a resource that pages this far is treated as a loop.
 MAX_PAGES_PER_REQUEST_CHAIN = 100_000
 

@@ -26,6 +26,7 @@ from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
     CONFIGURED_SPACES_RESOURCE,
     DEFAULT_BASE_URL,
+    MAX_CONCURRENCY,
     MAX_PAGES_PER_REQUEST_CHAIN,
     MAX_RETRIES,
     REQUEST_TIMEOUT_SECONDS,
@@ -87,6 +88,8 @@ def _endpoint_resource(spec: ResourceSpec, policy: _Policy) -> dict[str, Any]:
         "processing_steps": [],
     }
     if spec.parent is not None and spec.parent_key is not None:
+        # Each parent's pages are fetched by one of dlt's extract workers, concurrently.
+        resource["parallelized"] = True
         endpoint["params"] = {
             spec.parent_key: {"type": "resolve", "resource": spec.parent, "field": "id"}
         }
@@ -127,6 +130,7 @@ def build_rest_api_config(
     backoff_factor: float = BACKOFF_FACTOR,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    max_concurrency: int = MAX_CONCURRENCY,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
 ) -> RESTAPIConfig:
@@ -155,6 +159,7 @@ def build_rest_api_config(
                 max_retries=max_retries,
                 backoff_factor=backoff_factor,
                 request_timeout=request_timeout,
+                max_concurrency=max_concurrency,
             ),
         },
         "resources": resources,
@@ -175,6 +180,7 @@ def gitbook_source(
     backoff_factor: float = BACKOFF_FACTOR,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    max_concurrency: int = MAX_CONCURRENCY,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
 ) -> list[DltResource]:
@@ -188,6 +194,8 @@ def gitbook_source(
         backoff_factor: Exponential backoff factor between retries, in seconds (the spec: 2).
         request_timeout: Per-request timeout in seconds.
         max_pages: Pages one request chain may follow before it is treated as a loop.
+        max_concurrency: Requests in flight at once. Run dlt's extract with at least this many
+            workers (`extract.workers`) to use them all.
         allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
         warn: Where warnings for the run log go (skipped deleted parents).
     """
@@ -199,6 +207,7 @@ def gitbook_source(
         backoff_factor=backoff_factor,
         request_timeout=request_timeout,
         max_pages=max_pages,
+        max_concurrency=max_concurrency,
         allow_insecure_http=allow_insecure_http,
         warn=warn,
     )

@@ -216,6 +216,9 @@ class FakeGitBookAPI:
         self.verbose = verbose
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
+        """The most requests this server was answering at once (reset by clear_requests)."""
         self._faults: list[tuple[Fault, list[int | None]]] = []
         self._repeats: list[tuple[str, str | None]] = []
         self._server: _Server | None = None
@@ -313,6 +316,7 @@ class FakeGitBookAPI:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self.max_in_flight = self._in_flight
 
     def add_fault(self, fault: Fault) -> None:
         """Queue a fault; faults are checked in the order added, before authentication."""
@@ -350,9 +354,16 @@ class FakeGitBookAPI:
             params=params,
             token_ok=self._token_ok(authorization),
         )
-        if self._latency:
-            time.sleep(self._latency)
-        response = self._respond(request)
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self._latency:
+                time.sleep(self._latency)
+            response = self._respond(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         with self._lock:
             self._requests.append(
                 RecordedRequest(

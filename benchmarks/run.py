@@ -1,0 +1,244 @@
+"""Benchmark: plain dlt (the design document's config) against this project, on the bundled API.
+
+    .venv/bin/python benchmarks/run.py [--workloads W1,W2,W3] [--repeats 3]
+
+Each contender runs in its own process (its peak RSS is its own) against the same bundled API,
+started here with the workload's latency and page size. Prints medians over the repeats.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.report import format_table
+from analytics_assets.gitbook.settings import MAX_CONCURRENCY
+
+HERE = Path(__file__).resolve().parent
+CONTENDERS = ("baseline", "project", "dagster")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    latency: float
+    page_size: int
+    dataset: Callable[[], Dataset]
+
+
+WORKLOADS = {
+    "W1": Workload(
+        "W1",
+        "latency-bound: 50 ms/request, 4 orgs x 8 spaces, 60 members/org, 30 pages and 30 "
+        "traffic points/space, page size 10",
+        latency=0.05,
+        page_size=10,
+        dataset=lambda: Dataset.generate(
+            orgs=4,
+            spaces_per_org=8,
+            members_per_org=60,
+            pages_per_space=30,
+            traffic_points_per_space=30,
+            awkward_ids=False,  # the baseline does not URL-encode ids and would 404
+        ),
+    ),
+    "W2": Workload(
+        "W2",
+        "volume: no latency, 20 spaces x (10,000 traffic points + 2,000 pages), page size 1000",
+        latency=0.0,
+        page_size=1000,
+        dataset=lambda: Dataset.generate(
+            orgs=1,
+            spaces_per_org=20,
+            members_per_org=10,
+            pages_per_space=2000,
+            traffic_points_per_space=10_000,
+            awkward_ids=False,
+        ),
+    ),
+}
+
+
+@dataclass
+class Sample:
+    wall: float
+    rows: int
+    requests: int
+    peak_rss_mb: float
+
+
+def pages(items: int, page_size: int) -> int:
+    return max(1, math.ceil(items / page_size))
+
+
+def critical_path_pages(dataset: Dataset, page_size: int) -> int:
+    """The longest chain of requests that must happen one after another."""
+    orgs = dataset.organizations
+    longest_org_branch = 0
+    for org in orgs:
+        spaces = dataset.spaces_of(org["id"])
+        per_space = max(
+            (
+                max(
+                    pages(len(dataset.pages_of(s["id"])), page_size),
+                    pages(len(dataset.traffic_of(s["id"])), page_size),
+                )
+                for s in spaces
+            ),
+            default=0,
+        )
+        longest_org_branch = max(
+            longest_org_branch,
+            pages(len(dataset.members_of(org["id"])), page_size),
+            pages(len(spaces), page_size) + per_space,
+        )
+    return pages(len(orgs), page_size) + longest_org_branch
+
+
+def run_contender(contender: str, api: FakeGitBookAPI, token: str) -> Sample:
+    api.clear_requests()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{contender}-") as workdir:
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "contenders.py"), contender, api.base_url, workdir],
+            env={**os.environ, "GITBOOK_ACCESS_TOKEN": token},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert process.stdout is not None
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{contender} failed with exit code {process.returncode}")
+    outcome = json.loads(output.decode().strip().splitlines()[-1])
+    return Sample(
+        wall=outcome["wall"],
+        rows=int(outcome["rows"]),
+        requests=len(api.requests),
+        peak_rss_mb=usage.ru_maxrss / 1024,
+    )
+
+
+def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
+    dataset = workload.dataset()
+    token = secrets.token_urlsafe(16)
+    samples: dict[str, list[Sample]] = {c: [] for c in CONTENDERS}
+    with FakeGitBookAPI(
+        dataset=dataset, token=token, max_page_size=workload.page_size, latency=workload.latency
+    ) as api:
+        for _ in range(repeats):
+            for contender in CONTENDERS:
+                samples[contender].append(run_contender(contender, api, token))
+
+    def median(contender: str, field: str) -> float:
+        return statistics.median(getattr(s, field) for s in samples[contender])
+
+    baseline_wall = median("baseline", "wall")
+    rows = []
+    for contender in CONTENDERS:
+        wall = median(contender, "wall")
+        requests = int(median(contender, "requests"))
+        floor = max(
+            critical_path_pages(dataset, workload.page_size) * workload.latency,
+            requests * workload.latency / MAX_CONCURRENCY,
+        )
+        rows.append(
+            [
+                workload.name,
+                contender,
+                f"{wall:.2f}",
+                requests,
+                f"{requests / wall:.0f}",
+                int(median(contender, "rows")),
+                f"{median(contender, 'rows') / wall:.0f}",
+                f"{median(contender, 'peak_rss_mb'):.0f}",
+                f"{wall / baseline_wall:.3f}",
+                f"{floor:.2f}" if workload.latency else "-",
+                f"{wall / floor:.2f}" if workload.latency else "-",
+            ]
+        )
+    return rows
+
+
+def time_command(code: str, repeats: int) -> float:
+    walls = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
+def bench_definitions(repeats: int) -> list[list[object]]:
+    """W3: loading the code location against importing what it is built on."""
+    imports = time_command("import dagster, dagster_dlt, dlt", repeats)
+    definitions = time_command("from analytics_assets.definitions import defs; defs()", repeats)
+    return [
+        ["W3", "import dagster, dagster_dlt, dlt", f"{imports:.2f}", "", "", "", "", "", "1.000"],
+        [
+            "W3",
+            "load analytics_assets.definitions",
+            f"{definitions:.2f}",
+            "",
+            "",
+            "",
+            "",
+            "",
+            f"{definitions / imports:.3f}",
+        ],
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="W1,W2,W3")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    print(
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} cores, concurrency cap "
+        f"{MAX_CONCURRENCY}, medians of {args.repeats}"
+    )
+    headers = [
+        "workload",
+        "contender",
+        "wall s",
+        "requests",
+        "req/s",
+        "rows",
+        "rows/s",
+        "peak RSS MB",
+        "x baseline",
+        "floor s",
+        "x floor",
+    ]
+    rows: list[list[object]] = []
+    for name in args.workloads.split(","):
+        if name == "W3":
+            new = bench_definitions(max(args.repeats, 5))
+        else:
+            print(f"{name}: {WORKLOADS[name].description}", flush=True)
+            new = bench_workload(WORKLOADS[name], args.repeats)
+        rows += [row + [""] * (len(headers) - len(row)) for row in new]
+        print(format_table(headers, rows[-len(new) :]), flush=True)
+    print()
+    print(format_table(headers, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
