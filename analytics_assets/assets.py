@@ -3,14 +3,15 @@
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
+import dlt
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import config as dlt_config
+from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
 from analytics_assets.failures import explain_failure
-from analytics_assets.gitbook import gitbook_source
-from analytics_assets.gitbook.errors import GitBookError
+from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.translator import GitBookTranslator, asset_key
@@ -21,12 +22,16 @@ CONCURRENCY_POOL = "gitbook_dlt_pipeline"
 
 
 def source_template() -> DltSource:
-    """The source's shape, for building asset specs at load time.
+    """The source's shape (one resource per GitBook table), for building asset specs.
 
-    It carries no secret and is never run: each run builds its own source from the
-    `GitBookResource`.
+    It is never run, carries no secret and needs no HTTP stack: each run builds the real
+    source from the `GitBookResource`. A test checks that both have the same resources.
     """
-    return gitbook_source(access_token="resolved-at-run-time")
+
+    # Built directly rather than through `@dlt.source`, which would start dlt's runtime (and
+    # its HTTP stack) just to describe six tables.
+    resources = [dlt.resource([], name=spec.name) for spec in RESOURCES]
+    return DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
 
 
 def build_gitbook_assets(
@@ -66,6 +71,8 @@ def build_gitbook_assets(
             )
             yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
         except Exception as exc:
+            from analytics_assets.gitbook.errors import GitBookError
+
             explanation = explain_failure(exc, attempts=gitbook.attempts())
             if explanation is None:
                 raise

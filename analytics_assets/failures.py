@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dlt.extract.exceptions import PipeException
-from requests.exceptions import ChunkedEncodingError, ConnectionError, RequestException, Timeout
 
-from analytics_assets.gitbook.errors import GitBookError
-
-# What dlt's client retries besides status codes: refused, reset, cut short, too slow.
-TRANSPORT_ERRORS = (ConnectionError, ChunkedEncodingError, Timeout)
+if TYPE_CHECKING:
+    from analytics_assets.gitbook.errors import GitBookError
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -25,6 +23,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def find_gitbook_error(exc: BaseException) -> GitBookError | None:
+    from analytics_assets.gitbook.errors import GitBookError
+
     return next((e for e in _chain(exc) if isinstance(e, GitBookError)), None)
 
 
@@ -32,8 +32,12 @@ def explain_failure(exc: BaseException, *, attempts: int) -> str | None:
     """A message naming resource, path and next step, or None when there is nothing to add."""
     if (gitbook_error := find_gitbook_error(exc)) is not None:
         return str(gitbook_error)
+    from requests.exceptions import ChunkedEncodingError, ConnectionError, RequestException, Timeout
+
     chain = list(_chain(exc))
-    transport = next((e for e in chain if isinstance(e, TRANSPORT_ERRORS)), None)
+    # What dlt's client retries besides status codes: refused, reset, cut short, too slow.
+    transport_errors = (ConnectionError, ChunkedEncodingError, Timeout)
+    transport = next((e for e in chain if isinstance(e, transport_errors)), None)
     if transport is None:
         return None
     resource = next((e.pipe_name for e in chain if isinstance(e, PipeException)), None)

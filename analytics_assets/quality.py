@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
-from dlt.destinations.sql_client import SqlClientBase
+
+if TYPE_CHECKING:
+    from dlt.destinations.sql_client import SqlClientBase
 
 EXAMPLE_LIMIT = 5
 LOADS_TABLE = "_dlt_loads"

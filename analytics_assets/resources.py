@@ -6,22 +6,21 @@ Both resolve environment variables and dlt configuration when a run starts, neve
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 from dagster import ConfigurableResource, EnvVar
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-from dlt.extract.source import DltSource
 from pydantic import Field
 
-from analytics_assets.gitbook import gitbook_source
-from analytics_assets.gitbook.errors import GitBookConfigError
-from analytics_assets.gitbook.http import TOKEN_HINT
+if TYPE_CHECKING:
+    from dlt.extract.source import DltSource
+
 from analytics_assets.gitbook.settings import (
     DATASET_NAME,
     MAX_CONCURRENCY,
     MAX_RETRIES,
     SOURCE_NAME,
+    TOKEN_HINT,
 )
 
 TOKEN_ENV = "GITBOOK_ACCESS_TOKEN"
@@ -99,6 +98,8 @@ class GitBookResource(ConfigurableResource):
             dlt.secrets.get(f"sources.{SOURCE_NAME}.access_token"),
         )
         if not token:
+            from analytics_assets.gitbook.errors import GitBookConfigError
+
             raise GitBookConfigError(f"No GitBook access token is configured. {TOKEN_HINT}")
         return token
 
@@ -124,7 +125,7 @@ class GitBookResource(ConfigurableResource):
         from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
         return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
 
-    def build_source(self, warn: Callable[[str], None] | None = None) -> DltSource:
+    def build_source(self, warn: Callable[[str], None] | None = None) -> "DltSource":
         """A fresh source for one run (dagster-dlt mutates a reused source's schema).
 
         `warn` receives warnings meant for the run log, such as a skipped deleted space.
@@ -141,6 +142,8 @@ class GitBookResource(ConfigurableResource):
         }
         # Unset values are left to dlt, which reads them from `[sources.gitbook]` or defaults.
         kwargs = {key: value for key, value in overrides.items() if value is not None}
+        from analytics_assets.gitbook import gitbook_source
+
         return gitbook_source(access_token=self.resolve_access_token(), **kwargs)
 
 
@@ -189,6 +192,8 @@ class WarehouseResource(ConfigurableResource):
         """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config."""
         destination: Any = self.resolve_destination()
         if destination == "duckdb":
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
             path = self.resolve_duckdb_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             memory_limit = _first_set(

@@ -86,3 +86,12 @@ def test_dlt_configuration_is_the_token_fallback(
         monkeypatch.setenv("SOURCES__GITBOOK__ACCESS_TOKEN", TEST_TOKEN)
 
     assert runner.materialize(["users"], access_token=None).success
+
+
+def test_the_spec_template_has_the_same_resources_as_the_real_source() -> None:
+    from analytics_assets.assets import source_template
+    from analytics_assets.gitbook import gitbook_source
+
+    real = gitbook_source(access_token="x", base_url="https://api.gitbook.com")
+
+    assert list(source_template().selected_resources) == list(real.selected_resources)

@@ -27,12 +27,9 @@ from analytics_assets.gitbook.settings import (
     MAX_RETRY_DELAY_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
     RETRY_STATUSES,
+    TOKEN_HINT,
 )
 
-TOKEN_HINT = (
-    "Set a valid token in GITBOOK_ACCESS_TOKEN, or `access_token` under [sources.gitbook] in "
-    ".dlt/secrets.toml (see .dlt/secrets.toml.example)."
-)
 BODY_EXCERPT_CHARS = 200
 logger = logging.getLogger(__name__)
 

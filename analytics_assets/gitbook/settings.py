@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from dlt.common.schema.typing import TColumnSchema
 
 DEFAULT_BASE_URL = "https://api.gitbook.com"
+TOKEN_HINT = (
+    "Set a valid token in GITBOOK_ACCESS_TOKEN, or `access_token` under [sources.gitbook] in "
+    ".dlt/secrets.toml (see .dlt/secrets.toml.example)."
+)
 SOURCE_NAME = "gitbook"
 DATASET_NAME = "gitbook"
 
