@@ -159,6 +159,26 @@ def _traffic_with(dataset: Dataset, count: object) -> dict:
     return {"count": 0, "views": views}
 
 
+def test_a_fractional_count_does_not_fail_the_sync(
+    runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
+) -> None:
+    space = dataset.awkward_space_id
+    fake_api.add_fault(
+        Fault(
+            route=TRAFFIC,
+            match_path=TRAFFIC.replace("{spaceId}", space),
+            status=200,
+            body=_traffic_with(dataset, 2.5),
+            times=None,
+        )
+    )
+
+    assert runner.materialize(["organizations", "spaces", "insights_traffic"]).success
+    assert runner.warehouse.query(
+        "select count__v_double from gitbook.insights_traffic where count__v_double is not null"
+    ) == [(2.5,)]
+
+
 def test_a_numeric_string_count_is_coerced(
     runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
 ) -> None:
@@ -185,7 +205,7 @@ def test_a_numeric_string_count_is_coerced(
     )
 
 
-def test_a_count_that_cannot_be_a_number_fails_the_load_under_the_contract(
+def test_a_count_that_cannot_be_a_number_lands_in_a_variant_column_and_fails_a_check(
     runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
 ) -> None:
     space = dataset.awkward_space_id
@@ -200,15 +220,25 @@ def test_a_count_that_cannot_be_a_number_fails_the_load_under_the_contract(
     )
 
     result = runner.materialize(
-        ["organizations", "spaces", "insights_traffic"], raise_on_error=False
+        ["organizations", "spaces", "insights_traffic"], with_checks=True, raise_on_error=False
     )
 
-    assert not result.success
-    message = failure_message(result)
-    assert "insights_traffic" in message and "count" in message
-    assert not runner.warehouse.duckdb_path.exists() or "insights_traffic" not in (
-        runner.warehouse.tables()
+    # The load keeps every row: the odd value is kept aside, the typed column left null ...
+    assert runner.warehouse.query(
+        "select count, count__v_text from gitbook.insights_traffic where count__v_text is not null"
+    ) == [(None, "many")]
+    assert (
+        runner.warehouse.count("insights_traffic")
+        == dataset.expected_row_counts()["insights_traffic"]
     )
+    # ... and the values check says so, naming the row.
+    [check] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "counts_are_non_negative_integers_and_timestamps_not_in_future"
+    ]
+    assert not check.passed
+    assert check.metadata["examples"].value[0][0] == space
 
 
 def test_an_unknown_field_becomes_a_new_column(

@@ -88,7 +88,15 @@ def test_a_new_request_chain_forgets_earlier_cursors() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "encoded"),
-    [("plain", "plain"), ("a/b", "a%2Fb"), ("a+b c", "a%2Bb%20c"), ("x?y#z%", "x%3Fy%23z%25")],
+    [
+        ("plain", "plain"),
+        ("a/b", "a%2Fb"),
+        ("a+b c", "a%2Bb%20c"),
+        ("x?y#z%", "x%3Fy%23z%25"),
+        (".", "%2E"),
+        ("..", "%2E%2E"),
+        ("v1.2", "v1.2"),
+    ],
 )
 def test_path_segment_encodes_when_formatted_and_stays_the_id_otherwise(
     raw: str, encoded: str

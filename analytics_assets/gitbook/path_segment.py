@@ -1,8 +1,8 @@
 """URL-encoding of ids that dlt's rest_api interpolates into paths.
 
 dlt fills `{space_id}` with `str.format`, unescaped, so an id containing "/", "?", "#", "%" or a
-space would address another URL. Ids are wrapped in `PathSegment`, a `str` that still loads as
-the plain id but formats as its percent-encoded form.
+space, or an id that is "." or "..", would address another URL. Ids are wrapped in
+`PathSegment`, a `str` that still loads as the plain id but formats as its percent-encoded form.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ class PathSegment(str):
     __slots__ = ()
 
     def __format__(self, format_spec: str) -> str:
-        return quote(str.__str__(self), safe="")
+        value = str.__str__(self)
+        if value in (".", ".."):  # HTTP clients resolve dot-segments away: /orgs/../spaces
+            return value.replace(".", "%2E")
+        return quote(value, safe="")
 
 
 def encode_id(item: dict[str, Any]) -> dict[str, Any]:

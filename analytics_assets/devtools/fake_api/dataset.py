@@ -11,7 +11,7 @@ are computed from their index when a page of results is requested, never all at 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, overload
@@ -409,6 +409,64 @@ class Dataset:
         }
 
     # -- builders
+
+    @classmethod
+    def from_objects(
+        cls,
+        user: Row,
+        organizations: Sequence[Row],
+        spaces_by_org: Mapping[str, Sequence[Row]],
+        members_by_org: Mapping[str, Sequence[Row]] | None = None,
+        pages_by_space: Mapping[str, Sequence[Row] | PageTree] | None = None,
+        traffic_by_space: Mapping[str, Sequence[Row] | TrafficSeries] | None = None,
+        anchor: date = DEMO_ANCHOR,
+    ) -> Dataset:
+        """A dataset serving exactly these objects (e.g. generated ones), paginated as usual.
+
+        ``pages_by_space`` holds each space's top-level pages with children nested in their
+        ``pages``; ``traffic_by_space`` holds each space's ``views``. Orgs or spaces missing from
+        the mappings have no spaces, members, pages or traffic. Objects are served as given (not
+        copied, not checked against a schema), except that the ids must make sense as an index:
+        org ids unique, space ids unique across all orgs (``/spaces/{id}`` addresses one space),
+        and every key of a mapping an org or space this dataset holds. Revisions are built from
+        each space's ``revision``, ``updatedAt`` and ``urls.app`` (see :func:`make_revision`).
+        """
+        org_ids = [org["id"] for org in organizations]
+        if len(set(org_ids)) != len(org_ids):
+            raise ValueError("organization ids must be unique")
+        known_orgs = set(org_ids)
+        members_by_org = members_by_org or {}
+        for name, mapping in (("spaces_by_org", spaces_by_org), ("members_by_org", members_by_org)):
+            unknown = set(mapping) - known_orgs
+            if unknown:
+                raise ValueError(f"{name} has orgs not in organizations: {sorted(unknown)!r}")
+        space_ids = [space["id"] for spaces in spaces_by_org.values() for space in spaces]
+        if len(set(space_ids)) != len(space_ids):
+            raise ValueError("space ids must be unique across all organizations")
+        pages_by_space = pages_by_space or {}
+        traffic_by_space = traffic_by_space or {}
+        for name, mapping in (
+            ("pages_by_space", pages_by_space),
+            ("traffic_by_space", traffic_by_space),
+        ):
+            unknown = set(mapping) - set(space_ids)
+            if unknown:
+                raise ValueError(f"{name} has spaces not in spaces_by_org: {sorted(unknown)!r}")
+        return cls(
+            user=user,
+            organizations=list(organizations),
+            spaces_by_org={o: list(spaces_by_org.get(o, ())) for o in org_ids},
+            members_by_org={o: members_by_org.get(o, ()) for o in org_ids},
+            pages_by_space={
+                s: tree if isinstance(tree, PageTree) else PageTree.of(tree)
+                for s, tree in pages_by_space.items()
+            },
+            traffic_by_space={
+                s: views if isinstance(views, TrafficSeries) else TrafficSeries(views)
+                for s, views in traffic_by_space.items()
+            },
+            anchor=anchor,
+        )
 
     @classmethod
     def demo(cls, anchor: date = DEMO_ANCHOR) -> Dataset:
