@@ -152,26 +152,27 @@ def test_a_space_deleted_after_listing_is_skipped_with_a_warning(
 # -- schema contract -------------------------------------------------------------------------
 
 
-def _traffic_with(dataset: Dataset, count: object) -> dict:
+def serve_first_count_as(api: FakeGitBookAPI, dataset: Dataset, count: object) -> str:
+    """Make one space's first traffic point carry `count`; return that space's id."""
     space = dataset.awkward_space_id
     views = [dict(point) for point in dataset.traffic_of(space)]
     views[0]["count"] = count
-    return {"count": 0, "views": views}
+    api.add_fault(
+        Fault(
+            route=TRAFFIC,
+            match_path=TRAFFIC.replace("{spaceId}", space),
+            status=200,
+            body={"count": 0, "views": views},
+            times=None,
+        )
+    )
+    return space
 
 
 def test_a_fractional_count_does_not_fail_the_sync(
     runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
 ) -> None:
-    space = dataset.awkward_space_id
-    fake_api.add_fault(
-        Fault(
-            route=TRAFFIC,
-            match_path=TRAFFIC.replace("{spaceId}", space),
-            status=200,
-            body=_traffic_with(dataset, 2.5),
-            times=None,
-        )
-    )
+    serve_first_count_as(fake_api, dataset, 2.5)
 
     assert runner.materialize(["organizations", "spaces", "insights_traffic"]).success
     assert runner.warehouse.query(
@@ -182,16 +183,7 @@ def test_a_fractional_count_does_not_fail_the_sync(
 def test_a_numeric_string_count_is_coerced(
     runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
 ) -> None:
-    space = dataset.awkward_space_id
-    fake_api.add_fault(
-        Fault(
-            route=TRAFFIC,
-            match_path=TRAFFIC.replace("{spaceId}", space),
-            status=200,
-            body=_traffic_with(dataset, "42"),
-            times=None,
-        )
-    )
+    space = serve_first_count_as(fake_api, dataset, "42")
 
     assert runner.materialize(["organizations", "spaces", "insights_traffic"]).success
     types = runner.warehouse.query(
@@ -208,16 +200,7 @@ def test_a_numeric_string_count_is_coerced(
 def test_a_count_that_cannot_be_a_number_lands_in_a_variant_column_and_fails_a_check(
     runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
 ) -> None:
-    space = dataset.awkward_space_id
-    fake_api.add_fault(
-        Fault(
-            route=TRAFFIC,
-            match_path=TRAFFIC.replace("{spaceId}", space),
-            status=200,
-            body=_traffic_with(dataset, "many"),
-            times=None,
-        )
-    )
+    space = serve_first_count_as(fake_api, dataset, "many")
 
     result = runner.materialize(
         ["organizations", "spaces", "insights_traffic"], with_checks=True, raise_on_error=False
