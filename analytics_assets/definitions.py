@@ -16,10 +16,10 @@ from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.schedules import build_schedules
 
 
-def build_definitions(ops: OperationsConfig) -> Definitions:
+def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Definitions:
     windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
     return Definitions(
-        assets=[build_gitbook_assets(freshness_windows=windows)],
+        assets=[build_gitbook_assets(destination=destination, freshness_windows=windows)],
         asset_checks=build_checks(ops),
         jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job],
         schedules=build_schedules(ops),
@@ -37,4 +37,6 @@ def build_definitions(ops: OperationsConfig) -> Definitions:
 
 @definitions
 def defs() -> Definitions:
-    return build_definitions(OperationsConfig.from_env())
+    # The asset kinds name the destination that ANALYTICS_DESTINATION selects.
+    destination = WarehouseResource().resolve_destination()
+    return build_definitions(OperationsConfig.from_env(), destination)

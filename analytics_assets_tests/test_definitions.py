@@ -95,3 +95,13 @@ def test_the_spec_template_has_the_same_resources_as_the_real_source() -> None:
     real = gitbook_source(access_token="x", base_url="https://api.gitbook.com")
 
     assert list(source_template().selected_resources) == list(real.selected_resources)
+
+
+def test_asset_kinds_follow_the_configured_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYTICS_DESTINATION", "postgres")
+
+    graph = defs().resolve_asset_graph()
+
+    assert {frozenset(graph.get(key(name)).kinds) for name in EXPECTED_DEPS} == {
+        frozenset({"dlt", "postgres"})
+    }
