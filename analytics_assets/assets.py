@@ -3,10 +3,10 @@
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
-import dlt
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import config as dlt_config
+from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
@@ -30,7 +30,7 @@ def source_template() -> DltSource:
 
     # Built directly rather than through `@dlt.source`, which would start dlt's runtime (and
     # its HTTP stack) just to describe six tables.
-    resources = [dlt.resource([], name=spec.name) for spec in RESOURCES]
+    resources = [dlt_resource([], name=spec.name) for spec in RESOURCES]
     return DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
 
 
