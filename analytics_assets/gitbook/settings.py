@@ -48,12 +48,8 @@ class ResourceSpec:
     parent: str | None = None
     """Parent resource whose `id` fills the path placeholder."""
     parent_key: str | None = None
-    """Column in this resource's rows that carries the parent's id."""
-
-    @property
-    def path_param(self) -> str | None:
-        """Placeholder name in `path` bound to the parent's id (e.g. `space_id`)."""
-        return self.parent_key
+    """Column in this resource's rows that carries the parent's id; also the placeholder in
+    `path` that the parent's id fills."""
 
 
 # Nested objects and arrays named in the spec (`urls`, `user`, `cover`, `layout`, `emailDomains`,
