@@ -13,21 +13,21 @@ from analytics_assets.operations import OperationsConfig
 
 
 def build_schedules(ops: OperationsConfig) -> list[ScheduleDefinition]:
+    """Both schedules share the timezone and the started-or-stopped choice."""
+    plan = [
+        ("gitbook_daily_full_sync", gitbook_full_sync_job, ops.full_sync_cron,
+         "Every table, once a day."),
+        ("gitbook_hourly_traffic_sync", gitbook_traffic_sync_job, ops.traffic_sync_cron,
+         "insights_traffic and its parents, every hour."),
+    ]  # fmt: skip
     return [
         ScheduleDefinition(
-            name="gitbook_daily_full_sync",
-            job=gitbook_full_sync_job,
-            cron_schedule=ops.full_sync_cron,
+            name=name,
+            job=job,
+            cron_schedule=cron,
             execution_timezone=ops.schedule_timezone,
             default_status=ops.default_schedule_status,
-            description="Every table, once a day.",
-        ),
-        ScheduleDefinition(
-            name="gitbook_hourly_traffic_sync",
-            job=gitbook_traffic_sync_job,
-            cron_schedule=ops.traffic_sync_cron,
-            execution_timezone=ops.schedule_timezone,
-            default_status=ops.default_schedule_status,
-            description="insights_traffic and its parents, every hour.",
-        ),
+            description=description,
+        )
+        for name, job, cron, description in plan
     ]
