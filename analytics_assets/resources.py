@@ -112,12 +112,12 @@ class GitBookResource(ConfigurableResource):
         return None
 
     def resolve_max_concurrency(self) -> int:
-        configured = _first_set(
-            str(self.max_concurrency) if self.max_concurrency else None,
-            EnvVar(MAX_CONCURRENCY_ENV).get_value(),
-            str(dlt.config.get(f"sources.{SOURCE_NAME}.max_concurrency") or ""),
-        )
-        return int(configured) if configured else MAX_CONCURRENCY
+        if self.max_concurrency:
+            return self.max_concurrency
+        from_env = EnvVar(MAX_CONCURRENCY_ENV).get_value()
+        if from_env:
+            return int(from_env)
+        return int(dlt.config.get(f"sources.{SOURCE_NAME}.max_concurrency") or MAX_CONCURRENCY)
 
     def resolve_allow_insecure_http(self) -> bool | None:
         if self.allow_insecure_http is not None:
