@@ -1,5 +1,7 @@
 """Fixtures: a live bundled GitBook API, a throwaway DuckDB warehouse, and an asset runner."""
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,12 @@ from analytics_assets.resources import (
     TOKEN_ENV,
 )
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
+from analytics_assets_tests.postgres import (
+    REQUIRE_ENV,
+    PostgresServer,
+    find_bindir,
+    running_postgres,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +67,22 @@ def instance() -> Iterator[DagsterInstance]:
 @pytest.fixture
 def runner(fake_api: FakeGitBookAPI, warehouse: Warehouse, instance: DagsterInstance) -> Runner:
     return Runner(fake_api, warehouse, instance)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the session; each test takes its own database."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set but no PostgreSQL binaries (initdb) were found.")
+        pytest.skip("PostgreSQL binaries (initdb, postgres) not found; install postgresql.")
+    with running_postgres(bindir) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this test."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:60]
+    return postgres_server.create_database(name)
