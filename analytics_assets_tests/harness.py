@@ -55,11 +55,38 @@ class Warehouse:
 
 
 @dataclass
+class PostgresWarehouse:
+    """A PostgreSQL database reached the way a user configures it: dlt's credentials variable."""
+
+    url: str
+    pipelines_dir: Path
+
+    def resource(self) -> WarehouseResource:
+        return WarehouseResource(destination="postgres", pipelines_dir=str(self.pipelines_dir))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        with psycopg2.connect(self.url) as con, con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), list(params))
+            return list(cursor.fetchall())
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "select table_name from information_schema.tables where table_schema = 'gitbook'"
+        )
+        return {row[0] for row in rows}
+
+
+@dataclass
 class Runner:
     """Materializes the real GitBook assets against the fake API and the test warehouse."""
 
     api: FakeGitBookAPI
-    warehouse: Warehouse
+    warehouse: Warehouse | PostgresWarehouse
     instance: DagsterInstance
     ops: OperationsConfig = field(default_factory=OperationsConfig)
     clock: Callable[[], datetime] | None = None

@@ -2,7 +2,7 @@
 
 PostgreSQL refuses to run as root, and CI runs as root, so the server then runs as the system's
 `postgres` account (created by Debian's package) through `setpriv`. The server is tuned for
-tests (no fsync), listens on loopback only and trusts local connections.
+tests (no fsync), listens on loopback only and asks for a password there.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUPERUSER = "analytics"
+# dlt's PostgresCredentials require a password, as any real server would; so TCP needs one here.
+PASSWORD = "analytics-test-password"
 # Set by `.ci/run`: a machine without PostgreSQL binaries then fails instead of skipping.
 REQUIRE_ENV = "ANALYTICS_TESTS_REQUIRE_POSTGRES"
 SERVICE_ACCOUNT = "postgres"
@@ -66,9 +68,10 @@ class PostgresServer:
     host: str
     port: int
     user: str
+    password: str
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
         """A fresh, empty database; returns its URL."""
@@ -124,7 +127,10 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
         if prefix:
             account = pwd.getpwnam(SERVICE_ACCOUNT)
             os.chown(root, account.pw_uid, account.pw_gid)
-        data, log = root / "data", root / "server.log"
+        data, log, pwfile = root / "data", root / "server.log", root / "pwfile"
+        pwfile.write_text(PASSWORD)
+        if prefix:
+            os.chown(pwfile, account.pw_uid, account.pw_gid)
         subprocess.run(
             [
                 *prefix,
@@ -133,7 +139,11 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
                 str(data),
                 "--username",
                 SUPERUSER,
-                "--auth",
+                "--pwfile",
+                str(pwfile),
+                "--auth-host",
+                "scram-sha-256",
+                "--auth-local",
                 "trust",
                 "--encoding",
                 "UTF8",
@@ -142,7 +152,7 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
             check=True,
             capture_output=True,
         )
-        server = PostgresServer("127.0.0.1", _free_port(), SUPERUSER)
+        server = PostgresServer("127.0.0.1", _free_port(), SUPERUSER, PASSWORD)
         settings = {
             "listen_addresses": server.host,
             "port": str(server.port),
