@@ -13,6 +13,7 @@ from dlt.extract.source import DltSource
 from analytics_assets.failures import explain_failure
 from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
+from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.translator import GitBookTranslator, asset_key
 
@@ -35,9 +36,14 @@ def source_template() -> DltSource:
 
 
 def build_gitbook_assets(
-    destination: str = "duckdb", freshness_windows: Mapping[str, timedelta] | None = None
+    destination: str = "duckdb",
+    freshness_windows: Mapping[str, timedelta] | None = None,
+    progress_seconds: float = DEFAULT_PROGRESS_SECONDS,
 ) -> AssetsDefinition:
-    """One multi-asset over every GitBook resource, subsettable per table."""
+    """One multi-asset over every GitBook resource, subsettable per table.
+
+    `progress_seconds` is how often a running sync logs pages and rows per resource.
+    """
     translator = GitBookTranslator(destination=destination, freshness_windows=freshness_windows)
 
     @dlt_assets(
@@ -54,10 +60,11 @@ def build_gitbook_assets(
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
         try:
-            source = gitbook.build_source(warn=context.log.warning)
+            progress = SyncProgress(context.log, log_period=progress_seconds)
+            source = gitbook.build_source(warn=context.log.warning, on_page=progress.page)
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
-            pipeline = warehouse.build_pipeline()
+            pipeline = warehouse.build_pipeline(progress=progress)
             tables = {
                 asset_key(name).to_user_string(): resource.table_name
                 for name, resource in source.selected_resources.items()

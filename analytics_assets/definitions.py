@@ -19,7 +19,13 @@ from analytics_assets.schedules import build_schedules
 def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Definitions:
     windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
     return Definitions(
-        assets=[build_gitbook_assets(destination=destination, freshness_windows=windows)],
+        assets=[
+            build_gitbook_assets(
+                destination=destination,
+                freshness_windows=windows,
+                progress_seconds=ops.progress_seconds,
+            )
+        ],
         asset_checks=build_checks(ops),
         jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job],
         schedules=build_schedules(ops),

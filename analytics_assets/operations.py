@@ -17,6 +17,7 @@ SCHEDULES_RUNNING_ENV = "ANALYTICS_SCHEDULES_RUNNING"
 FRESHNESS_HOURS_ENV = "ANALYTICS_FRESHNESS_HOURS"
 TRAFFIC_FRESHNESS_HOURS_ENV = "ANALYTICS_TRAFFIC_FRESHNESS_HOURS"
 TRAFFIC_MAX_DATA_AGE_HOURS_ENV = "ANALYTICS_TRAFFIC_MAX_DATA_AGE_HOURS"
+PROGRESS_SECONDS_ENV = "ANALYTICS_PROGRESS_SECONDS"
 
 TRAFFIC_TABLE = "insights_traffic"
 
@@ -36,6 +37,8 @@ class OperationsConfig:
     freshness_window: timedelta = timedelta(hours=26)
     traffic_freshness_window: timedelta = timedelta(hours=2)
     traffic_max_data_age: timedelta = timedelta(hours=48)
+    # How often a running sync logs pages fetched and rows so far, per resource.
+    progress_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> "OperationsConfig":
@@ -53,6 +56,9 @@ class OperationsConfig:
             "freshness_window": _hours(EnvVar(FRESHNESS_HOURS_ENV).get_value(), 26),
             "traffic_freshness_window": _hours(EnvVar(TRAFFIC_FRESHNESS_HOURS_ENV).get_value(), 2),
             "traffic_max_data_age": _hours(EnvVar(TRAFFIC_MAX_DATA_AGE_HOURS_ENV).get_value(), 48),
+            "progress_seconds": float(
+                EnvVar(PROGRESS_SECONDS_ENV).get_value() or defaults.progress_seconds
+            ),
         }
         return cls(**settings)
 

@@ -13,6 +13,7 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 if TYPE_CHECKING:
+    from dlt.common.runtime.collector_base import Collector
     from dlt.extract.source import DltSource
 
 from analytics_assets.gitbook.settings import (
@@ -125,10 +126,15 @@ class GitBookResource(ConfigurableResource):
         from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
         return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
 
-    def build_source(self, warn: Callable[[str], None] | None = None) -> "DltSource":
+    def build_source(
+        self,
+        warn: Callable[[str], None] | None = None,
+        on_page: Callable[[str], None] | None = None,
+    ) -> "DltSource":
         """A fresh source for one run (dagster-dlt mutates a reused source's schema).
 
-        `warn` receives warnings meant for the run log, such as a skipped deleted space.
+        `warn` receives warnings meant for the run log, such as a skipped deleted space;
+        `on_page` the name of the resource each fetched page belongs to.
         """
         overrides: dict[str, Any] = {
             "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
@@ -139,6 +145,7 @@ class GitBookResource(ConfigurableResource):
             "max_concurrency": self.resolve_max_concurrency(),
             "allow_insecure_http": self.resolve_allow_insecure_http(),
             "warn": warn,
+            "on_page": on_page,
         }
         # Unset values are left to dlt, which reads them from `[sources.gitbook]` or defaults.
         kwargs = {key: value for key, value in overrides.items() if value is not None}
@@ -188,8 +195,13 @@ class WarehouseResource(ConfigurableResource):
         benchmarks/); other destinations keep dlt's preferred format."""
         return "jsonl" if self.resolve_destination() == "duckdb" else None
 
-    def build_pipeline(self, pipeline_name: str = PIPELINE_NAME) -> dlt.Pipeline:
-        """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config."""
+    def build_pipeline(
+        self, pipeline_name: str = PIPELINE_NAME, progress: "Collector | None" = None
+    ) -> dlt.Pipeline:
+        """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config.
+
+        `progress` is a dlt collector that reports the run's extract, normalize and load.
+        """
         destination: Any = self.resolve_destination()
         if destination == "duckdb":
             from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
@@ -214,4 +226,5 @@ class WarehouseResource(ConfigurableResource):
             destination=destination,
             dataset_name=self.dataset_name,
             pipelines_dir=str(pipelines_dir),
+            **({"progress": progress} if progress is not None else {}),
         )

@@ -137,6 +137,7 @@ def response_guard(
     attempts: int,
     skip_not_found: bool = False,
     warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
 ) -> Callable[..., None]:
     """A `response_actions` hook that every GitBook response passes through.
 
@@ -146,6 +147,7 @@ def response_guard(
     - A 200 must be JSON and must hold `data_selector`, so a proxy's HTML page or a changed
       shape fails loudly instead of loading zero rows. It is parsed once here; dlt's paginator
       and extractor reuse the parsed body.
+    - `on_page(resource)` is told of every page that passed, for progress reporting.
     """
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> None:
@@ -172,6 +174,8 @@ def response_guard(
             keys = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
             raise _bad_body(response, resource, f"has no {data_selector!r} key (found {keys})")
         response.json = lambda *a, **k: payload  # type: ignore[method-assign]
+        if on_page is not None:
+            on_page(resource)
 
     return hook
 

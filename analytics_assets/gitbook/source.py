@@ -51,11 +51,13 @@ EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class _Policy:
-    """What every resource entry shares: retry budget, page cap, where warnings go."""
+    """What every resource entry shares: retry budget, page cap, where warnings and page
+    counts go."""
 
     attempts: int
     max_pages: int
     warn: Callable[[str], None]
+    on_page: Callable[[str], None] | None
 
 
 def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404: bool) -> Any:
@@ -65,6 +67,7 @@ def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404:
         attempts=policy.attempts,
         skip_not_found=skip_404,
         warn=policy.warn,
+        on_page=policy.on_page,
     )
 
 
@@ -133,14 +136,16 @@ def build_rest_api_config(
     max_concurrency: int = MAX_CONCURRENCY,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
 ) -> RESTAPIConfig:
     """The `rest_api` configuration for every GitBook resource.
 
     `space_ids`, when given, replaces space discovery: each space is fetched by id. `warn`
-    receives the warnings a person should see in the run log (skipped deleted parents).
+    receives the warnings a person should see in the run log (skipped deleted parents);
+    `on_page` is called with the resource name for every page fetched.
     """
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
-    policy = _Policy(attempts=max_retries + 1, max_pages=max_pages, warn=warn)
+    policy = _Policy(attempts=max_retries + 1, max_pages=max_pages, warn=warn, on_page=on_page)
     resources: list[Any] = []
     for spec in RESOURCES:
         if spec is SPACES and space_ids:
@@ -185,6 +190,7 @@ def gitbook_source(
     max_concurrency: int = MAX_CONCURRENCY,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
 ) -> list[DltResource]:
     """GitBook users, organizations, spaces, members, content and traffic.
 
@@ -200,6 +206,7 @@ def gitbook_source(
             workers (`extract.workers`) to use them all.
         allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
         warn: Where warnings for the run log go (skipped deleted parents).
+        on_page: Called with the resource name for every page fetched (progress reporting).
     """
     config = build_rest_api_config(
         access_token=access_token,
@@ -212,5 +219,6 @@ def gitbook_source(
         max_concurrency=max_concurrency,
         allow_insecure_http=allow_insecure_http,
         warn=warn,
+        on_page=on_page,
     )
     return rest_api_resources(config)
