@@ -58,9 +58,9 @@ def _format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
-def _template_key(path: str) -> str:
+def _template_key(path: str, method: str = "get") -> str:
     """Find the subset's path template for ``path`` (a template, or a concrete request path)."""
-    paths = load_subset()["paths"]
+    paths = {t: ops for t, ops in load_subset()["paths"].items() if method in ops}
     if path.startswith(API_PREFIX + "/"):
         path = path[len(API_PREFIX) :]
     if path in paths:
@@ -73,26 +73,16 @@ def _template_key(path: str) -> str:
             for p, s in zip(parts, segments, strict=True)
         ):
             return template
-    raise KeyError(f"no GET operation for {path!r} in {SUBSET_FILE.name}")
+    raise KeyError(f"no {method.upper()} operation for {path!r} in {SUBSET_FILE.name}")
 
 
 def _pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-@functools.cache
-def response_validator(path: str) -> jsonschema.protocols.Validator:
-    """A Draft 2020-12 validator for the 200 response of ``GET path``.
-
-    ``path`` may be the OpenAPI template (``/orgs/{organizationId}/spaces``), the same with the
-    ``/v1`` server prefix, or a concrete request path. Refs such as ``#/components/schemas/User``
-    resolve against the subset document, so the List ``allOf`` wrapper and nested refs work as-is.
-    """
-    template = _template_key(path)
-    pointer = "/".join(
-        _pointer_token(t)
-        for t in ("paths", template, "get", "responses", "200", "content", "application/json")
-    )
+def _validator_at(*tokens: str) -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator for the schema at ``tokens`` inside the subset document."""
+    pointer = "/".join(_pointer_token(t) for t in tokens)
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": f"{SUBSET_URI}#/{pointer}/schema",
@@ -105,6 +95,27 @@ def response_validator(path: str) -> jsonschema.protocols.Validator:
     )
 
 
+@functools.cache
+def response_validator(path: str, method: str = "get") -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator for the 200 response of ``METHOD path``.
+
+    ``path`` may be the OpenAPI template (``/orgs/{organizationId}/spaces``), the same with the
+    ``/v1`` server prefix, or a concrete request path. Refs such as ``#/components/schemas/User``
+    resolve against the subset document, so the List ``allOf`` wrapper and nested refs work as-is.
+    """
+    template = _template_key(path, method)
+    return _validator_at(
+        "paths", template, method, "responses", "200", "content", "application/json"
+    )
+
+
+@functools.cache
+def request_validator(path: str, method: str = "post") -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator for the JSON request body of ``METHOD path``."""
+    template = _template_key(path, method)
+    return _validator_at("paths", template, method, "requestBody", "content", "application/json")
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = error.json_path
     detail = error.message if len(error.message) < 300 else error.message[:300] + "..."
@@ -114,12 +125,25 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"  at {where}: {detail}"
 
 
-def validate_response(path: str, payload: Any, *, max_errors: int = 5) -> None:
-    """Raise :class:`ContractError` listing where ``payload`` breaks the schema for ``path``."""
-    errors = sorted(response_validator(path).iter_errors(payload), key=lambda e: e.json_path)
+def _check(
+    validator: jsonschema.protocols.Validator, payload: Any, what: str, max_errors: int
+) -> None:
+    errors = sorted(validator.iter_errors(payload), key=lambda e: e.json_path)
     if errors:
         lines = [_describe(e) for e in errors[:max_errors]]
         more = f"\n  ... and {len(errors) - max_errors} more" if len(errors) > max_errors else ""
         raise ContractError(
-            f"GET {path} response does not match the GitBook schema:\n" + "\n".join(lines) + more
+            f"{what} does not match the GitBook schema:\n" + "\n".join(lines) + more
         )
+
+
+def validate_response(path: str, payload: Any, *, method: str = "get", max_errors: int = 5) -> None:
+    """Raise :class:`ContractError` listing where ``payload`` breaks the schema for ``path``."""
+    validator = response_validator(path, method)
+    _check(validator, payload, f"{method.upper()} {path} response", max_errors)
+
+
+def validate_request(path: str, body: Any, *, method: str = "post", max_errors: int = 5) -> None:
+    """Raise :class:`ContractError` unless ``body`` is a valid request body for ``path``."""
+    validator = request_validator(path, method)
+    _check(validator, body, f"{method.upper()} {path} request body", max_errors)

@@ -22,7 +22,7 @@ import string
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,10 @@ def spaces() -> st.SearchStrategy[Row]:
     return from_component("Space")
 
 
+def sites() -> st.SearchStrategy[Row]:
+    return from_component("Site")
+
+
 def members() -> st.SearchStrategy[Row]:
     return from_component("OrganizationMember")
 
@@ -457,6 +461,8 @@ class Account:
     members_by_org: dict[str, list[Row]]
     pages_by_space: dict[str, list[Row]]
     traffic_by_space: dict[str, list[Row]]
+    sites_by_org: dict[str, list[Row]] = field(default_factory=dict)
+    """Each org's sites; site ids are unique across orgs and may need URL encoding."""
 
     @property
     def spaces(self) -> list[Row]:
@@ -524,8 +530,9 @@ def accounts(
     max_spaces: int = 5,
     max_members: int = 4,
     max_traffic: int = 5,
+    max_sites: int = 3,
 ) -> Account:
-    """A user, orgs, spaces, members, page trees and traffic, with the id rules of the API."""
+    """A user, orgs, spaces, members, page trees, traffic and sites, with the API's id rules."""
     user = draw(users())
     org_ids = _made_distinct(draw(st.lists(path_ids(), min_size=1, max_size=max_orgs)))
     orgs = [{**draw(organizations()), "id": org_id} for org_id in org_ids]
@@ -563,6 +570,13 @@ def accounts(
         stamps = draw(_timestamps_from(shared_stamps, draw(st.integers(0, max_traffic))))
         traffic_by_space[space_id] = [{**draw(traffic_points()), "timestamp": t} for t in stamps]
 
+    # Drawn last: the same choices still draw the same rest of the account.
+    site_ids = _made_distinct(draw(st.lists(path_ids(), max_size=max_sites)))
+    sites_by_org: dict[str, list[Row]] = {org_id: [] for org_id in org_ids}
+    for site_id in site_ids:
+        org_id = draw(st.sampled_from(org_ids))
+        sites_by_org[org_id].append({**draw(sites()), "id": site_id})
+
     return Account(
         user=user,
         organizations=orgs,
@@ -570,4 +584,5 @@ def accounts(
         members_by_org=members_by_org,
         pages_by_space=pages_by_space,
         traffic_by_space=traffic_by_space,
+        sites_by_org=sites_by_org,
     )

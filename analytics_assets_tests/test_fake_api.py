@@ -20,7 +20,11 @@ import requests
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
-from analytics_assets_tests.openapi_contract import ContractError, validate_response
+from analytics_assets_tests.openapi_contract import (
+    ContractError,
+    validate_request,
+    validate_response,
+)
 
 TOKEN = "fake-api-test-token-7c1e"
 USER = "/v1/user"
@@ -29,9 +33,12 @@ ORG_SPACES = "/v1/orgs/{organizationId}/spaces"
 ORG_MEMBERS = "/v1/orgs/{organizationId}/members"
 CONTENT = "/v1/spaces/{spaceId}/content"
 TRAFFIC = "/v1/spaces/{spaceId}/insights/traffic"
+ORG_SITES = "/v1/orgs/{organizationId}/sites"
+AGGREGATE = "/v1/orgs/{organizationId}/sites/{siteId}/insights/events/aggregate"
 # The list each endpoint paginates.
 DATA_KEY = {ORGS: "items", ORG_SPACES: "items", ORG_MEMBERS: "items", CONTENT: "pages"}
 DATA_KEY[TRAFFIC] = "views"
+DATA_KEY[ORG_SITES] = "items"
 ISO_UTC_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00(\.000)?Z$")
 
 
@@ -113,15 +120,35 @@ def test_every_response_validates_against_gitbooks_openapi(
             rows.extend(body[DATA_KEY[route]])
         return rows
 
+    day = {"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"}
+    every_column = [
+        {"column": "datetime", "interval": "hour"},
+        *({"column": c} for c in ("hourOfDay", "dayOfWeek", "eventType", "page", "urlPath")),
+    ]
+    counts = [{"column": c} for c in ("eventsCount", "sessionsCount", "visitorsCount")]
+    queries: list[dict[str, Any]] = [
+        {"range": day, "groupBy": every_column, "select": counts},
+        {"range": "last7Days", "groupBy": [{"column": "datetime"}]},
+        {"range": day},
+    ]
     for org in check(ORGS, url(api, ORGS)):
         check(ORG_MEMBERS, url(api, ORG_MEMBERS, organizationId=org["id"]))
         for space in check(ORG_SPACES, url(api, ORG_SPACES, organizationId=org["id"])):
             check(CONTENT, url(api, CONTENT, spaceId=space["id"]))
             check(TRAFFIC, url(api, TRAFFIC, spaceId=space["id"]))
+        for site in check(ORG_SITES, url(api, ORG_SITES, organizationId=org["id"])):
+            target = url(api, AGGREGATE, organizationId=org["id"], siteId=site["id"])
+            for query in queries:
+                validate_request(AGGREGATE, query)
+                response = http.post(target, json=query)
+                assert response.status_code == 200, response.text
+                validate_response(AGGREGATE, response.json(), method="post")
+                checked[AGGREGATE] = checked.get(AGGREGATE, 0) + 1
 
-    # Every space was visited (content and traffic once each at least).
+    # Every space was visited (content and traffic once each at least), and every site.
     assert checked[CONTENT] >= len(api.dataset.spaces) + 1  # the handbook needs two pages
     assert checked[TRAFFIC] >= len(api.dataset.spaces)
+    assert checked[AGGREGATE] == len(queries) * len(api.dataset.sites) > 0
 
 
 def test_schema_check_rejects_a_wrong_shape(api: FakeGitBookAPI, http: requests.Session) -> None:
@@ -350,6 +377,7 @@ def test_unknown_ids_routes_and_methods_are_errors(
     assert http.get(url(api, ORG_MEMBERS, organizationId="org-nope")).status_code == 404
     assert http.get(url(api, CONTENT, spaceId="nope")).status_code == 404
     assert http.get(url(api, TRAFFIC, spaceId="nope")).status_code == 404
+    assert http.get(url(api, ORG_SITES, organizationId="org-nope")).status_code == 404
     assert http.get(api.base_url + "/v1/nothing-here").status_code == 404
     assert http.get(api.base_url + "/orgs").status_code == 404  # no /v1 prefix
     error_of(http.post(url(api, ORGS), json={}))
@@ -431,7 +459,10 @@ def test_the_demo_dataset_is_deterministic_and_anchored(demo: Dataset) -> None:
                 d.organizations,
                 [list(d.members_of(o["id"])) for o in d.organizations],
                 [[list(d.pages_of(s)), list(d.traffic_of(s))] for s in spaces],
-            ]
+                d.sites,
+                [list(d.expected_site_insights(s["id"], d.anchor).items()) for s in d.sites],
+            ],
+            default=str,
         )
 
     assert dump(demo) == dump(Dataset.demo())
@@ -446,6 +477,7 @@ def test_the_demo_dataset_is_deterministic_and_anchored(demo: Dataset) -> None:
         "org_members": 11,
         "content": 29,
         "insights_traffic": 98,
+        "sites": 3,
     }
 
 
@@ -494,6 +526,11 @@ def test_expected_row_counts_match_a_full_walk_of_the_api(
         views = [
             v for s in spaces for v in walk_rows(http, TRAFFIC, url(api, TRAFFIC, spaceId=s["id"]))
         ]
+        sites = [
+            site
+            for o in orgs
+            for site in walk_rows(http, ORG_SITES, url(api, ORG_SITES, organizationId=o["id"]))
+        ]
         validate_response(USER, user)
 
     walked = {
@@ -503,6 +540,7 @@ def test_expected_row_counts_match_a_full_walk_of_the_api(
         "org_members": len(members),
         "content": len(pages),
         "insights_traffic": len(views),
+        "sites": len(sites),
     }
     assert walked == dataset.expected_row_counts()
     # Member ids and page ids repeat across orgs and spaces: their row keys must be compound.

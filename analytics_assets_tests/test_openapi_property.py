@@ -19,8 +19,11 @@ from dagster import DagsterInstance
 from hypothesis import HealthCheck, Phase, event, given, settings
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api.dataset import DEMO_ANCHOR
+from analytics_assets.devtools.fake_api.site_insights import aggregate
+from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
-from analytics_assets_tests.openapi_contract import validate_response
+from analytics_assets_tests.openapi_contract import validate_request, validate_response
 from analytics_assets_tests.openapi_strategies import (
     Account,
     accounts,
@@ -28,7 +31,7 @@ from analytics_assets_tests.openapi_strategies import (
     walk_pages,
 )
 
-TABLES = ("users", "organizations", "spaces", "org_members", "content", "insights_traffic")
+TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
 # 20 examples take about 45 s on 2 cores; raise it for a deeper local or nightly run.
 MAX_EXAMPLES = int(os.environ.get("GITBOOK_PROPERTY_EXAMPLES", "20"))
 # Small pages, so every list and most page trees and traffic series span several requests.
@@ -43,6 +46,30 @@ KEY_SQL = {
     "insights_traffic": 'space_id, epoch_us("timestamp")',
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+AGGREGATE = "/orgs/{organizationId}/sites/{siteId}/insights/events/aggregate"
+# Site insights queries whose answers must match GitBook's response schema, for every site.
+INSIGHT_QUERIES: list[dict[str, Any]] = [
+    {
+        "range": {"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"},
+        "groupBy": [{"column": "eventType"}, {"column": "page"}, {"column": "urlPath"}],
+        "select": [
+            {"column": "eventsCount"},
+            {"column": "sessionsCount"},
+            {"column": "visitorsCount"},
+        ],
+    },
+    {
+        "range": "last7Days",
+        "groupBy": [
+            {"column": "datetime", "interval": "hour"},
+            {"column": "hourOfDay"},
+            {"column": "dayOfWeek"},
+        ],
+        "where": [{"column": "page", "values": [None]}],
+        "limit": 5,
+    },
+    {"range": "last24Hours", "select": []},
+]
 
 
 def epoch_us(moment: datetime) -> int:
@@ -87,6 +114,12 @@ def loaded_keys(warehouse: Warehouse) -> dict[str, tuple[int, set[Any]]]:
         )
         loaded[table] = (len(rows), {row[0] if len(row) == 1 else tuple(row) for row in rows})
     return loaded
+
+
+def test_the_insight_queries_are_valid_gitbook_requests() -> None:
+    """The queries the property test sends the fake are ones GitBook would accept."""
+    for query in INSIGHT_QUERIES:
+        validate_request(AGGREGATE, query)
 
 
 def features(account: Account) -> Iterator[str]:
@@ -139,6 +172,13 @@ def served_payloads(account: Account, dataset: Dataset) -> Iterator[tuple[str, A
         views = account.traffic_by_space[space["id"]]
         total = dataset.traffic(space["id"]).total
         yield "/spaces/{spaceId}/insights/traffic", {"count": total, "views": views}
+    now = datetime.combine(DEMO_ANCHOR, datetime.min.time(), timezone.utc) + timedelta(hours=12)
+    for org in account.organizations:
+        sites = account.sites_by_org[org["id"]]
+        yield "/orgs/{organizationId}/sites", {"items": sites, "count": len(sites)}
+        for site in sites:
+            for query in INSIGHT_QUERIES:
+                yield AGGREGATE, aggregate(dataset, site["id"], query, now)
 
 
 @settings(
@@ -168,12 +208,13 @@ def test_any_schema_valid_account_syncs_one_row_per_distinct_key(account: Accoun
         members_by_org=account.members_by_org,
         pages_by_space=account.pages_by_space,
         traffic_by_space=account.traffic_by_space,
+        sites_by_org=account.sites_by_org,
     )
     for feature in features(account):
         event(feature)
     # The generator must not drift from GitBook's real schemas (it simplifies them).
     for route, payload in served_payloads(account, dataset):
-        validate_response(route, payload)
+        validate_response(route, payload, method="post" if route == AGGREGATE else "get")
 
     with (
         tempfile.TemporaryDirectory(prefix="gitbook-property-") as tmp,

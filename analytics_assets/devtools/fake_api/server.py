@@ -2,7 +2,8 @@
 
 It is a real socket server (not a mocked ``requests``), so clients exercise their actual HTTP
 stack: URL encoding of path segments, keep-alive, retries on 429/5xx, cursor pagination.
-Standard library only, so it runs anywhere the project runs.
+Standard library only, so it runs anywhere the project runs; the one exception, validating
+site-insights query bodies, imports ``jsonschema`` when that route is first called.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
+from analytics_assets.devtools.fake_api import site_insights
 from analytics_assets.devtools.fake_api.dataset import Dataset, Row
 
 USER = "/v1/user"
@@ -36,7 +39,21 @@ ORG_MEMBERS = "/v1/orgs/{organizationId}/members"
 SPACE = "/v1/spaces/{spaceId}"
 SPACE_CONTENT = "/v1/spaces/{spaceId}/content"
 SPACE_TRAFFIC = "/v1/spaces/{spaceId}/insights/traffic"
-ROUTES = (USER, ORGS, ORG_SPACES, ORG_MEMBERS, SPACE, SPACE_CONTENT, SPACE_TRAFFIC)
+ORG_SITES = "/v1/orgs/{organizationId}/sites"
+SITE_INSIGHTS_AGGREGATE = "/v1/orgs/{organizationId}/sites/{siteId}/insights/events/aggregate"
+ROUTES = (
+    USER,
+    ORGS,
+    ORG_SPACES,
+    ORG_MEMBERS,
+    SPACE,
+    SPACE_CONTENT,
+    SPACE_TRAFFIC,
+    ORG_SITES,
+    SITE_INSIGHTS_AGGREGATE,
+)
+METHODS = {SITE_INSIGHTS_AGGREGATE: "POST"}
+"""The method each route answers; GET unless listed (any other method is a 405)."""
 
 JSON = "application/json"
 
@@ -69,6 +86,8 @@ class RecordedRequest:
     route: str | None = None
     """The matched route pattern, e.g. ``/v1/orgs/{organizationId}/spaces``."""
     params: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    """The request body parsed as JSON; None when there was none or it was not JSON."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,7 @@ class _Request:
     route: str | None
     params: dict[str, str]
     token_ok: bool
+    body: bytes = b""
 
 
 @dataclass
@@ -185,11 +205,22 @@ def _error(status: int, message: str) -> _Response:
     return _Response(status, _json_bytes({"error": {"code": status, "message": message}}))
 
 
+def _parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON, or None if empty or not JSON (for the request log only)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+
+
 class FakeGitBookAPI:
-    """GitBook's REST API (the GET endpoints analytics_assets syncs) served from a :class:`Dataset`.
+    """GitBook's REST API (the endpoints analytics_assets syncs) served from a :class:`Dataset`.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`. Clients talk to
-    ``base_url + "/v1/..."`` with ``Authorization: Bearer <token>``.
+    ``base_url + "/v1/..."`` with ``Authorization: Bearer <token>``. ``clock`` gives "now"
+    (an aware datetime) for site-insights range presets such as ``last7Days``.
     """
 
     def __init__(
@@ -203,6 +234,7 @@ class FakeGitBookAPI:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
@@ -214,6 +246,7 @@ class FakeGitBookAPI:
         self.host = host
         self.port = port
         self.verbose = verbose
+        self.clock = clock if clock is not None else lambda: datetime.now(timezone.utc)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._in_flight = 0
@@ -231,6 +264,8 @@ class FakeGitBookAPI:
             SPACE: self._space,
             SPACE_CONTENT: self._space_content,
             SPACE_TRAFFIC: self._space_traffic,
+            ORG_SITES: self._org_sites,
+            SITE_INSIGHTS_AGGREGATE: self._site_insights_aggregate,
         }
 
     def __repr__(self) -> str:  # never show the token
@@ -338,7 +373,9 @@ class FakeGitBookAPI:
 
     # -- request handling (called from handler threads)
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> _Response:
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> _Response:
         """Answer one request (called from handler threads) and record it."""
         arrived = time.monotonic()
         raw_path, _, raw_query = target.partition("?")
@@ -353,6 +390,7 @@ class FakeGitBookAPI:
             route=route,
             params=params,
             token_ok=self._token_ok(authorization),
+            body=body,
         )
         with self._lock:
             self._in_flight += 1
@@ -377,6 +415,7 @@ class FakeGitBookAPI:
                     time=arrived,
                     route=route,
                     params=params,
+                    body=_parse_json(body),
                 )
             )
         if self.verbose:
@@ -420,8 +459,11 @@ class FakeGitBookAPI:
     def _serve(self, request: _Request) -> _Response:
         if not request.token_ok:
             return _error(401, "You must be authenticated with a valid API token")
-        if request.method != "GET":
-            return _error(405, f"Method {request.method} is not allowed here")
+        allowed = METHODS.get(request.route, "GET") if request.route else "GET"
+        if request.method != allowed:
+            response = _error(405, f"Method {request.method} is not allowed here")
+            response.headers["Allow"] = allowed
+            return response
         if request.route is None:
             return _error(404, "No route matches this path")
         try:
@@ -511,6 +553,29 @@ class FakeGitBookAPI:
     def _org_members(self, request: _Request) -> Row:
         return self._list(request, self.dataset.members_of(self._org_id(request)))
 
+    def _org_sites(self, request: _Request) -> Row:
+        """The org's sites; the ``space``/``title``/``published``/``type`` filters are ignored."""
+        return self._list(request, self.dataset.sites_of(self._org_id(request)))
+
+    def _site_insights_aggregate(self, request: _Request) -> Row:
+        org_id = self._org_id(request)
+        site_id = request.params["siteId"]
+        if not self.dataset.has_site(site_id) or self.dataset.site_org(site_id) != org_id:
+            raise ApiError(404, "Site not found")
+        if not request.body:
+            raise ApiError(400, "Invalid request body: a JSON body is required")
+        try:
+            body = json.loads(request.body)
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid request body: not JSON ({exc})") from None
+        try:
+            return site_insights.aggregate(self.dataset, site_id, body, self.clock())
+        except site_insights.QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+        except ImportError:
+            message = "The fake API needs jsonschema to validate site insights queries"
+            raise ApiError(500, message) from None
+
     def _space(self, request: _Request) -> Row:
         """One space by id, as used when space ids are configured instead of discovered."""
         return dict(self.dataset.space(self._space_id(request)))
@@ -544,10 +609,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         api = self.server.api
-        response = api._answer(self.command, self.path, self.headers.get("Authorization"))
+        response = api._answer(self.command, self.path, self.headers.get("Authorization"), body)
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
