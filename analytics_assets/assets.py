@@ -3,14 +3,14 @@
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import config as dlt_config
 from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
-from analytics_assets.failures import explain_failure
+from analytics_assets.failures import explained_failures
 from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
@@ -59,7 +59,7 @@ def build_gitbook_assets(
         gitbook: GitBookResource,
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
-        try:
+        with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
             source = gitbook.build_source(warn=context.log.warning, on_page=progress.page)
             # Enough extract workers for every request slot the source may use.
@@ -77,14 +77,5 @@ def build_gitbook_assets(
                 loader_file_format=warehouse.loader_file_format(),
             )
             yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
-        except Exception as exc:
-            from analytics_assets.gitbook.errors import GitBookError
-
-            explanation = explain_failure(exc, attempts=gitbook.attempts())
-            if explanation is None:
-                raise
-            raise Failure(description=explanation) from (
-                None if isinstance(exc, GitBookError) else exc
-            )
 
     return gitbook_assets

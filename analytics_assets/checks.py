@@ -20,13 +20,14 @@ from dagster import (
 )
 
 from analytics_assets.assets import CONCURRENCY_POOL
-from analytics_assets.gitbook.settings import RESOURCES, ResourceSpec
-from analytics_assets.operations import TRAFFIC_TABLE, OperationsConfig
+from analytics_assets.gitbook.settings import TABLES, ResourceSpec
+from analytics_assets.operations import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
 from analytics_assets.quality import (
     LOADS_TABLE,
     Finding,
     Tables,
     column_mismatches,
+    invalid_counts,
     invalid_traffic,
     orphans,
     primary_key_violations,
@@ -60,15 +61,27 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
     error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
     key = ", ".join(spec.primary_key)
     window = ops.freshness_window_for(spec.name)
-    checks = [
-        Check(
+    not_null = [name for name in spec.primary_key if not spec.columns[name].get("nullable", True)]
+    if len(not_null) == len(spec.primary_key):
+        key_check = Check(
             "primary_key_is_unique_and_not_null",
             f"No two rows share ({key}) and no part of it is null; duplicates mean a wrong "
             "merge key and double-counted metrics.",
             error,
             True,
             lambda db, now: primary_key_violations(db, spec.name, spec.primary_key),
-        ),
+        )
+    else:
+        key_check = Check(
+            "key_is_unique",
+            f"No two rows share ({key}), nulls counting as equal, and none of "
+            f"({', '.join(not_null)}) is null; duplicates mean double-counted metrics.",
+            error,
+            True,
+            lambda db, now: primary_key_violations(db, spec.name, spec.primary_key, not_null),
+        )
+    checks = [
+        key_check,
         Check(
             "declared_columns_have_declared_types",
             "Every column the design document names exists with its declared type; a renamed "
@@ -126,6 +139,17 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 lambda db, now: stale_traffic(db, spec.name, ops.traffic_max_data_age),
             ),
         ]
+    if spec.name == SITE_INSIGHTS_TABLE:
+        counts = [name for name in spec.columns if name.endswith("_count")]
+        checks.append(
+            Check(
+                "counts_are_non_negative_integers",
+                f"Every one of {', '.join(counts)} is a non-negative whole number.",
+                error,
+                False,
+                lambda db, now: invalid_counts(db, spec.name, counts, spec.primary_key),
+            )
+        )
     return checks
 
 
@@ -192,4 +216,4 @@ def build_table_checks(
 def build_checks(
     ops: OperationsConfig, clock: Callable[[], datetime] | None = None
 ) -> list[AssetChecksDefinition]:
-    return [build_table_checks(spec, ops, clock) for spec in RESOURCES]
+    return [build_table_checks(spec, ops, clock) for spec in TABLES]

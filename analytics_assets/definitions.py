@@ -9,11 +9,19 @@ from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
 from analytics_assets.checks import build_checks
-from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets.jobs import gitbook_full_sync_job, gitbook_traffic_sync_job
+from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY
+from analytics_assets.jobs import (
+    gitbook_full_sync_job,
+    gitbook_site_insights_job,
+    gitbook_traffic_sync_job,
+)
 from analytics_assets.operations import OperationsConfig
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.schedules import build_schedules
+from analytics_assets.site_insights_assets import (
+    build_site_insights_assets,
+    site_insights_partitions,
+)
 
 
 def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Definitions:
@@ -24,10 +32,16 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
                 destination=destination,
                 freshness_windows=windows,
                 progress_seconds=ops.progress_seconds,
-            )
+            ),
+            build_site_insights_assets(
+                site_insights_partitions(ops.site_insights_start),
+                destination=destination,
+                freshness_window=ops.freshness_window_for(SITE_INSIGHTS_DAILY.name),
+                progress_seconds=ops.progress_seconds,
+            ),
         ],
         asset_checks=build_checks(ops),
-        jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job],
+        jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job, gitbook_site_insights_job],
         schedules=build_schedules(ops),
         # In-process: the sync is one dlt op and the checks are short queries. Separate step
         # processes would add seconds of imports each, and parallel check processes would

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -56,3 +57,24 @@ def explain_failure(exc: BaseException, *, attempts: int) -> str | None:
         f"GitBook {problem} for {where} on all {attempts} attempts "
         f"({type(transport).__name__}). Next: {hint}."
     )
+
+
+@contextmanager
+def explained_failures(attempts: int) -> Iterator[None]:
+    """Re-raise a sync's failure as a Dagster `Failure` carrying `explain_failure`'s message.
+
+    A GitBook error already says everything, so its traceback chain is dropped; anything else
+    keeps its cause. Errors with nothing to add propagate unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        explanation = explain_failure(exc, attempts=attempts)
+        if explanation is None:
+            raise
+        from dagster import Failure
+
+        from analytics_assets.gitbook.errors import GitBookError
+
+        cause = None if isinstance(exc, GitBookError) else exc
+        raise Failure(description=explanation) from cause

@@ -5,7 +5,7 @@ data engineer can leave alone.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from dagster import DefaultScheduleStatus, EnvVar
@@ -18,8 +18,14 @@ FRESHNESS_HOURS_ENV = "ANALYTICS_FRESHNESS_HOURS"
 TRAFFIC_FRESHNESS_HOURS_ENV = "ANALYTICS_TRAFFIC_FRESHNESS_HOURS"
 TRAFFIC_MAX_DATA_AGE_HOURS_ENV = "ANALYTICS_TRAFFIC_MAX_DATA_AGE_HOURS"
 PROGRESS_SECONDS_ENV = "ANALYTICS_PROGRESS_SECONDS"
+SITE_INSIGHTS_START_ENV = "ANALYTICS_SITE_INSIGHTS_START_DATE"
+SITE_INSIGHTS_TODAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_TODAY_CRON"
+SITE_INSIGHTS_CLOSE_DAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_CLOSE_DAY_CRON"
 
 TRAFFIC_TABLE = "insights_traffic"
+SITE_INSIGHTS_TABLE = "site_insights_daily"
+# Tables refreshed every hour: they get the short freshness window.
+HOURLY_TABLES = (TRAFFIC_TABLE, SITE_INSIGHTS_TABLE)
 
 
 def _hours(value: str | None, default: float) -> timedelta:
@@ -39,6 +45,10 @@ class OperationsConfig:
     traffic_max_data_age: timedelta = timedelta(hours=48)
     # How often a running sync logs pages fetched and rows so far, per resource.
     progress_seconds: float = 10.0
+    # The first daily partition of site_insights_daily (GitBook keeps about a year of events).
+    site_insights_start: date = date(2025, 1, 1)
+    site_insights_today_cron: str = "25 * * * *"
+    site_insights_close_day_cron: str = "30 1 * * *"
 
     @classmethod
     def from_env(cls) -> "OperationsConfig":
@@ -59,6 +69,18 @@ class OperationsConfig:
             "progress_seconds": float(
                 EnvVar(PROGRESS_SECONDS_ENV).get_value() or defaults.progress_seconds
             ),
+            "site_insights_start": date.fromisoformat(
+                EnvVar(SITE_INSIGHTS_START_ENV).get_value()
+                or defaults.site_insights_start.isoformat()
+            ),
+            "site_insights_today_cron": (
+                EnvVar(SITE_INSIGHTS_TODAY_CRON_ENV).get_value()
+                or defaults.site_insights_today_cron
+            ),
+            "site_insights_close_day_cron": (
+                EnvVar(SITE_INSIGHTS_CLOSE_DAY_CRON_ENV).get_value()
+                or defaults.site_insights_close_day_cron
+            ),
         }
         return cls(**settings)
 
@@ -72,4 +94,4 @@ class OperationsConfig:
 
     def freshness_window_for(self, table: str) -> timedelta:
         """How old a table's last successful load may be before it is stale."""
-        return self.traffic_freshness_window if table == TRAFFIC_TABLE else self.freshness_window
+        return self.traffic_freshness_window if table in HOURLY_TABLES else self.freshness_window

@@ -71,15 +71,19 @@ def storage_columns(
         return {name: columns for name, columns in found if columns}
 
 
-def primary_key_violations(db: Tables, table: str, key: Sequence[str]) -> Finding:
-    """Rows whose key repeats or has a null part."""
+def primary_key_violations(
+    db: Tables, table: str, key: Sequence[str], not_null: Sequence[str] | None = None
+) -> Finding:
+    """Rows whose key repeats (GROUP BY treats nulls as equal) or has a null in `not_null`
+    (by default every part of the key)."""
     if missing := db.missing(table):
         return missing
     cols = ", ".join(db.col(k) for k in key)
-    any_null = " or ".join(f"{db.col(k)} is null" for k in key)
+    null_parts = [f"{db.col(k)} is null" for k in (key if not_null is None else not_null)]
+    having = " or ".join(["count(*) > 1", *null_parts])
     rows = db.rows(
         f"select {cols}, count(*) from {db.table(table)} group by {cols} "
-        f"having count(*) > 1 or {any_null} order by count(*) desc"
+        f"having {having} order by count(*) desc"
     )
     failing = sum(int(row[-1]) for row in rows)
     return Finding(failing, [[_plain(v) for v in row[:-1]] for row in rows[:EXAMPLE_LIMIT]])
@@ -124,6 +128,17 @@ def invalid_traffic(db: Tables, table: str, now: datetime) -> Finding:
         f"where {count} is null or {count} < 0 or {count} <> floor({count}) "
         f"or {ts} is null or {ts} > cast('{now.isoformat()}' as timestamp with time zone)"
     )
+    return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])
+
+
+def invalid_counts(db: Tables, table: str, counts: Sequence[str], key: Sequence[str]) -> Finding:
+    """Rows with a null, negative or fractional value in any of `counts`; examples are keys."""
+    if missing := db.missing(table):
+        return missing
+    bad = " or ".join(
+        f"{c} is null or {c} < 0 or {c} <> floor({c})" for c in (db.col(n) for n in counts)
+    )
+    rows = db.rows(f"select {', '.join(db.col(k) for k in key)} from {db.table(table)} where {bad}")
     return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])
 
 

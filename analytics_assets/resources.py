@@ -4,7 +4,8 @@ Both resolve environment variables and dlt configuration when a run starts, neve
 `dagster dev` and `dagster definitions validate` work with nothing configured.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +127,23 @@ class GitBookResource(ConfigurableResource):
         from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
         return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
 
+    def _source_kwargs(
+        self, warn: Callable[[str], None] | None, on_page: Callable[[str], None] | None
+    ) -> dict[str, Any]:
+        """Settings both sources take; unset ones are left to dlt's config and defaults."""
+        overrides: dict[str, Any] = {
+            "access_token": self.resolve_access_token(),
+            "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
+            "backoff_factor": self.backoff_factor,
+            "request_timeout": self.request_timeout,
+            "max_pages": self.max_pages,
+            "max_concurrency": self.resolve_max_concurrency(),
+            "allow_insecure_http": self.resolve_allow_insecure_http(),
+            "warn": warn,
+            "on_page": on_page,
+        }
+        return {key: value for key, value in overrides.items() if value is not None}
+
     def build_source(
         self,
         warn: Callable[[str], None] | None = None,
@@ -136,22 +154,22 @@ class GitBookResource(ConfigurableResource):
         `warn` receives warnings meant for the run log, such as a skipped deleted space;
         `on_page` the name of the resource each fetched page belongs to.
         """
-        overrides: dict[str, Any] = {
-            "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
-            "space_ids": self.resolve_space_ids(),
-            "backoff_factor": self.backoff_factor,
-            "request_timeout": self.request_timeout,
-            "max_pages": self.max_pages,
-            "max_concurrency": self.resolve_max_concurrency(),
-            "allow_insecure_http": self.resolve_allow_insecure_http(),
-            "warn": warn,
-            "on_page": on_page,
-        }
-        # Unset values are left to dlt, which reads them from `[sources.gitbook]` or defaults.
-        kwargs = {key: value for key, value in overrides.items() if value is not None}
         from analytics_assets.gitbook import gitbook_source
 
-        return gitbook_source(access_token=self.resolve_access_token(), **kwargs)
+        space_ids = self.resolve_space_ids()
+        kwargs = self._source_kwargs(warn, on_page)
+        return gitbook_source(**kwargs, **({"space_ids": space_ids} if space_ids else {}))
+
+    def build_site_insights_source(
+        self,
+        days: Sequence[date],
+        warn: Callable[[str], None] | None = None,
+        on_page: Callable[[str], None] | None = None,
+    ) -> "DltSource":
+        """A fresh site insights source for these UTC days (one run's partitions)."""
+        from analytics_assets.gitbook.site_insights_source import site_insights_source
+
+        return site_insights_source(list(days), **self._source_kwargs(warn, on_page))
 
 
 class WarehouseResource(ConfigurableResource):
@@ -190,17 +208,25 @@ class WarehouseResource(ConfigurableResource):
         configured = _first_set(self.duckdb_path, EnvVar(DUCKDB_PATH_ENV).get_value())
         return Path(configured or DEFAULT_DUCKDB_PATH).resolve()
 
+    def resolve_pipelines_dir(self) -> Path:
+        configured = _first_set(self.pipelines_dir, EnvVar(PIPELINES_DIR_ENV).get_value())
+        return Path(configured or DEFAULT_PIPELINES_DIR).resolve()
+
     def loader_file_format(self) -> str | None:
         """DuckDB ingests JSON lines about twice as fast as INSERT statements (measured in
         benchmarks/); other destinations keep dlt's preferred format."""
         return "jsonl" if self.resolve_destination() == "duckdb" else None
 
     def build_pipeline(
-        self, pipeline_name: str = PIPELINE_NAME, progress: "Collector | None" = None
+        self,
+        pipeline_name: str = PIPELINE_NAME,
+        progress: "Collector | None" = None,
+        pipelines_dir: Path | None = None,
     ) -> dlt.Pipeline:
         """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config.
 
-        `progress` is a dlt collector that reports the run's extract, normalize and load.
+        `progress` is a dlt collector that reports the run's extract, normalize and load;
+        `pipelines_dir` overrides the configured working folder (for a run-private one).
         """
         destination: Any = self.resolve_destination()
         if destination == "duckdb":
@@ -217,10 +243,7 @@ class WarehouseResource(ConfigurableResource):
                     global_config={"memory_limit": memory_limit or DEFAULT_DUCKDB_MEMORY_LIMIT},
                 )
             )
-        pipelines_dir = Path(
-            _first_set(self.pipelines_dir, EnvVar(PIPELINES_DIR_ENV).get_value())
-            or DEFAULT_PIPELINES_DIR
-        ).resolve()
+        pipelines_dir = pipelines_dir or self.resolve_pipelines_dir()
         return dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=destination,

@@ -19,8 +19,10 @@ EXPECTED_DEPS = {
     "organizations": set(),
     "spaces": {"organizations"},
     "org_members": {"organizations"},
+    "sites": {"organizations"},
     "content": {"spaces"},
     "insights_traffic": {"spaces"},
+    "site_insights_daily": {"sites"},
 }
 
 

@@ -1,10 +1,11 @@
-"""The README's first command: the main job on the bundled API into DuckDB, with a table."""
+"""The README's first command: the jobs on the bundled API into DuckDB, with a table."""
 
 from pathlib import Path
 
 import pytest
 
 from analytics_assets.devtools import demo
+from analytics_assets.devtools.bundled import recent_days
 from analytics_assets.devtools.fake_api import Dataset
 
 
@@ -26,4 +27,5 @@ def test_demo_runs_the_main_job_and_prints_rows_per_table(
     }
     for table, count in Dataset.demo().expected_row_counts().items():
         assert rows[table] == count
-    assert "Asset checks: 26 of 26 passed." in printed
+    assert rows["site_insights_daily"] == Dataset.demo().expected_site_insight_rows(recent_days())
+    assert "Asset checks: 35 of 35 passed." in printed

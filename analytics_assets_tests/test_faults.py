@@ -9,13 +9,14 @@ import time
 import pytest
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 
 ORGS = "/v1/orgs"
 USER = "/v1/user"
 CONTENT = "/v1/spaces/{spaceId}/content"
 TRAFFIC = "/v1/spaces/{spaceId}/insights/traffic"
-TABLES = ("users", "organizations", "spaces", "org_members", "content", "insights_traffic")
+TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
 
 
 def counts(runner: Runner) -> dict[str, int]:
@@ -146,7 +147,39 @@ def test_a_space_deleted_after_listing_is_skipped_with_a_warning(
         if record.level == 30 and "HTTP 404" in record.user_message
     ]
     assert len(warnings) == 2
-    assert all("Skipping it; the sync goes on" in w for w in warnings)
+    content_warning, traffic_warning = sorted(warnings, key=lambda w: "insights_traffic" in w)
+    assert "'content'" in content_warning and "Skipping it; the sync goes on" in content_warning
+    assert "use site_insights_daily" in traffic_warning
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_the_removed_traffic_endpoint_is_one_warning_not_a_failure(
+    runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset, status: int
+) -> None:
+    """GitBook's current API no longer serves /insights/traffic: every space answers 404 (or
+    410). The run succeeds, loads everything else, and says once what to use instead."""
+    fake_api.add_fault(Fault(route=TRAFFIC, status=status, times=None))
+
+    result = runner.materialize()
+
+    assert result.success
+    expected = dataset.expected_row_counts()
+    for table in ("organizations", "spaces", "content", "org_members"):
+        assert runner.warehouse.count(table) == expected[table]
+    assert "insights_traffic" not in runner.warehouse.tables() or (
+        runner.warehouse.count("insights_traffic") == 0
+    )
+    warnings = [
+        record.user_message
+        for record in runner.instance.all_logs(result.run_id)
+        if record.level == 30 and "insights_traffic" in record.user_message
+    ]
+    assert len(warnings) == 1
+    assert f"HTTP {status}" in warnings[0]
+    assert "no longer serves space traffic" in warnings[0]
+    assert "use site_insights_daily" in warnings[0]
+    served = fake_api.requests_to(TRAFFIC)
+    assert len(served) == len(dataset.spaces) and all(r.status == status for r in served)
 
 
 # -- schema contract -------------------------------------------------------------------------

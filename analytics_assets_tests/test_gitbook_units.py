@@ -29,6 +29,7 @@ def test_config_has_no_stop_condition_and_passes_dlt_validation() -> None:
         "organizations",
         "spaces",
         "org_members",
+        "sites",
         "content",
         "insights_traffic",
     }

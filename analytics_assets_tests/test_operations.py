@@ -15,10 +15,11 @@ from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from analytics_assets.definitions import defs
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("users", "organizations", "spaces", "org_members", "content", "insights_traffic")
+TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
 
 
 def key(name: str) -> AssetKey:
@@ -64,7 +65,15 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
     # Asset jobs run the checks of what they select.
     assert {node.name for node in full.nodes} == {"gitbook"} | {f"{t}_checks" for t in TABLES}
     assert "users_checks" not in {node.name for node in traffic.nodes}
-    assert len(graph.asset_check_keys) == 26
+    assert len(graph.asset_check_keys) == 35
+    # The partitioned site insights have a job of their own, with their checks.
+    insights = definitions.resolve_job_def("gitbook_site_insights_sync")
+    assert insights.asset_layer.selected_asset_keys == {key("site_insights_daily")}
+    assert insights.partitions_def is not None
+    assert {node.name for node in insights.nodes} == {
+        "gitbook_site_insights",
+        "site_insights_daily_checks",
+    }
 
 
 def test_every_asset_has_a_freshness_policy_with_configurable_windows(
@@ -94,8 +103,10 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
     assert {s.name for s in definitions.schedules} == {
         "gitbook_daily_full_sync",
         "gitbook_hourly_traffic_sync",
+        "gitbook_hourly_site_insights_today",
+        "gitbook_daily_site_insights_close_day",
     }
-    checks_per_table = {t: 0 for t in TABLES}
+    checks_per_table = {t: 0 for t in (*TABLES, "site_insights_daily")}
     for check_key in graph.asset_check_keys:
         checks_per_table[check_key.asset_key.path[-1]] += 1
     assert checks_per_table == {
@@ -103,8 +114,10 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "organizations": 4,
         "spaces": 4,
         "org_members": 4,
+        "sites": 4,
         "content": 4,
         "insights_traffic": 6,
+        "site_insights_daily": 5,
     }
 
 

@@ -3,9 +3,10 @@
 from dagster import AssetKey
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner
 
-TABLES = ("users", "organizations", "spaces", "org_members", "content", "insights_traffic")
+TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
 
 
 def data_columns(runner: Runner, table: str) -> str:

@@ -1,10 +1,11 @@
-"""Run the main job on the embedded default: the bundled GitBook-compatible API into DuckDB.
+"""Run the jobs on the embedded default: the bundled GitBook-compatible API into DuckDB.
 
     python -m analytics_assets.devtools.demo [--duckdb-path data/demo.duckdb]
 
-Needs no token and no network: the API runs on a free loopback port for the job's duration and
-checks a throwaway token. The demo writes to its own DuckDB file so that its generated data never
-mixes with a real sync's.
+Runs `gitbook_full_sync`, then the last seven UTC days of `site_insights_daily` in one
+backfill-style run. Needs no token and no network: the API runs on a free loopback port for the
+jobs' duration and checks a throwaway token. The demo writes to its own DuckDB file so that
+its generated data never mixes with a real sync's.
 """
 
 import argparse
@@ -12,13 +13,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analytics_assets.devtools.bundled import bundled_gitbook, run_full_sync
+from analytics_assets.devtools.bundled import bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
-from analytics_assets.load_metadata import table_row_counts
+from analytics_assets.gitbook.settings import TABLES
 from analytics_assets.resources import WarehouseResource
 
 DEFAULT_DEMO_DUCKDB = Path("data") / "demo.duckdb"
 DEFAULT_DEMO_PIPELINES_DIR = Path("data") / "demo_pipelines"
+
+
+def row_counts(warehouse: WarehouseResource, tables: Sequence[str]) -> dict[str, int]:
+    """Rows per table, read from the destination (the tables come from two dlt pipelines)."""
+    pipeline = warehouse.build_pipeline()
+    with pipeline.sql_client() as client:
+        return {
+            table: int(
+                client.execute_sql(
+                    f"select count(*) from {client.make_qualified_table_name(table)}"
+                )[0][0]
+            )
+            for table in tables
+        }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,14 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipelines_dir=str(args.pipelines_dir),
     )
     with bundled_gitbook() as gitbook:
-        result = run_full_sync(gitbook, warehouse)
-    if not result.success:
+        results = run_all(gitbook, warehouse)
+    if not all(result.success for result in results):
         print("The demo sync failed; see the run log above.", file=sys.stderr)
         return 1
 
-    pipeline = warehouse.build_pipeline()
-    counts = table_row_counts(pipeline, pipeline.default_schema.data_table_names())
-    checks = result.get_asset_check_evaluations()
+    counts = row_counts(warehouse, [spec.name for spec in TABLES])
+    checks = [check for result in results for check in result.get_asset_check_evaluations()]
     print(
         f"\nLoaded the bundled GitBook API into {args.duckdb_path.resolve()} (dataset gitbook):\n"
     )

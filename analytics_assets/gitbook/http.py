@@ -138,6 +138,7 @@ def response_guard(
     skip_not_found: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
+    removed_hint: str | None = None,
 ) -> Callable[..., None]:
     """A `response_actions` hook that every GitBook response passes through.
 
@@ -148,12 +149,24 @@ def response_guard(
       shape fails loudly instead of loading zero rows. It is parsed once here; dlt's paginator
       and extractor reuse the parsed body.
     - `on_page(resource)` is told of every page that passed, for progress reporting.
+    - With `removed_hint` (an endpoint gone from GitBook's current API), 404 and 410 skip the
+      request; the first one per run logs the hint as a warning.
     """
+    removed_seen = threading.Lock()  # held forever once the first removed-endpoint answer came
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> None:
         if response.is_redirect:  # requests follows it and calls the hook again on the target
             return
         method, path = _describe(response)
+        if removed_hint is not None and response.status_code in (404, 410):
+            if removed_seen.acquire(blocking=False):
+                warn(
+                    f"GitBook answered HTTP {response.status_code} for resource '{resource}' "
+                    f"at {method} {path}: {removed_hint}. Skipping '{resource}' wherever it "
+                    "answers 404 or 410 in this run (a space deleted after it was listed "
+                    "answers the same); the sync goes on."
+                )
+            raise IgnoreResponseException()
         if response.status_code == 404 and skip_not_found:
             warn(
                 f"GitBook answered HTTP 404 for resource '{resource}' at {method} {path}; its "

@@ -50,6 +50,9 @@ class ResourceSpec:
     parent_key: str | None = None
     """Column in this resource's rows that carries the parent's id; also the placeholder in
     `path` that the parent's id fills."""
+    removed_hint: str | None = None
+    """For an endpoint GitBook has removed from its current API: a 404 or 410 then means
+    "not served to this account", and this hint is the run log's warning instead of a failure."""
 
 
 # Nested objects and arrays named in the spec (`urls`, `user`, `cover`, `layout`, `emailDomains`,
@@ -181,6 +184,10 @@ INSIGHTS_TRAFFIC = ResourceSpec(
         "Page views per day for each space (GET /v1/spaces/{spaceId}/insights/traffic, "
         "GitBook API up to 0.91.0)."
     ),
+    removed_hint=(
+        "this account's API no longer serves space traffic (the endpoint left GitBook's API "
+        "after 0.91.0); use site_insights_daily"
+    ),
     columns={
         "space_id": _col("text", nullable=False),
         "timestamp": _col("timestamp", nullable=False),
@@ -192,15 +199,82 @@ INSIGHTS_TRAFFIC = ResourceSpec(
     parent_key="space_id",
 )
 
+SITES = ResourceSpec(
+    name="sites",
+    path="/v1/orgs/{organization_id}/sites",
+    data_selector="items",
+    primary_key=("id",),
+    description=(
+        "Published documentation sites of each organization (GET /v1/orgs/{organizationId}/"
+        "sites, API 0.202.0). Today's analytics are per site: see site_insights_daily."
+    ),
+    columns={
+        "id": _col("text", nullable=False),
+        "organization_id": _col("text", nullable=False),
+        "object": _col("text"),
+        "type": _col("text"),
+        "applied_type": _col("text"),
+        "title": _col("text"),
+        "hostname": _col("text"),
+        "basename": _col("text"),
+        "visibility": _col("text"),
+        "default_level": _col("text"),
+        "published": _col("bool"),
+        "site_spaces": _col("bigint"),
+        "created_at": _col("timestamp"),
+        "permissions": _col("json"),
+        "features": _col("json"),
+        "urls": _col("json"),
+    },
+    parent="organizations",
+    parent_key="organization_id",
+)
+
 RESOURCES: tuple[ResourceSpec, ...] = (
     USERS,
     ORGANIZATIONS,
     SPACES,
     ORG_MEMBERS,
+    SITES,
     CONTENT,
     INSIGHTS_TRAFFIC,
 )
-RESOURCES_BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in RESOURCES}
+
+SITE_INSIGHTS_DAILY = ResourceSpec(
+    name="site_insights_daily",
+    path="/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate",
+    data_selector="columns",
+    # The issue's (site, day, event type, page) plus the URL path: every 404 has a null page and
+    # differs only by URL, and page ids repeat across a site's spaces.
+    primary_key=("site_id", "day", "event_type", "page_space_id", "page_id", "url_path"),
+    description=(
+        "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
+        "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). A null "
+        "page_id is a URL that matched no page: a 404, with its url_path. Daily partitions."
+    ),
+    columns={
+        "site_id": _col("text", nullable=False),
+        "organization_id": _col("text", nullable=False),
+        "day": _col("date", nullable=False),
+        "event_type": _col("text", nullable=False),
+        "page_space_id": _col("text"),
+        "page_id": _col("text"),
+        "url_path": _col("text"),
+        "events_count": _col("bigint"),
+        "sessions_count": _col("bigint"),
+        "visitors_count": _col("bigint"),
+        "query_split": _col("text"),
+    },
+    parent="sites",
+    parent_key="site_id",
+)
+# Replaced a whole (site, day) at a time: dlt's delete-insert deletes every row of the
+# (site_id, day) pairs in a load, then inserts the load's rows.
+SITE_INSIGHTS_MERGE_KEY = ("site_id", "day")
+
+TABLES: tuple[ResourceSpec, ...] = (*RESOURCES, SITE_INSIGHTS_DAILY)
+"""Every table, whichever pipeline loads it."""
+RESOURCES_BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in TABLES}
 
 # When space ids are configured, spaces are fetched one by one instead of discovered per org.
 SPACE_BY_ID_PATH = "/v1/spaces/{space_id}"

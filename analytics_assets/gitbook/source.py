@@ -12,6 +12,7 @@ from dlt.common.schema.typing import TSchemaContract
 from dlt.extract.resource import DltResource
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import RESTAPIConfig
+from requests import Session
 
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
@@ -68,6 +69,7 @@ def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404:
         skip_not_found=skip_404,
         warn=policy.warn,
         on_page=policy.on_page,
+        removed_hint=spec.removed_hint,
     )
 
 
@@ -156,16 +158,49 @@ def build_rest_api_config(
         resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
         resources.append(resource)
 
+    session = build_session(
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        request_timeout=request_timeout,
+        max_concurrency=max_concurrency,
+    )
     return {
         "client": {
             "base_url": base_url,
             "auth": {"type": "bearer", "token": access_token},
-            "session": build_session(
-                max_retries=max_retries,
-                backoff_factor=backoff_factor,
-                request_timeout=request_timeout,
-                max_concurrency=max_concurrency,
-            ),
+            "session": session,
+        },
+        "resources": resources,
+    }
+
+
+def discovery_resources(
+    specs: Sequence[ResourceSpec],
+    *,
+    access_token: str,
+    base_url: str,
+    session: Session,
+    attempts: int,
+    max_pages: int,
+    warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
+) -> RESTAPIConfig:
+    """`rest_api` entries that list parents for another source without loading them.
+
+    Same paths, pagination, errors and id encoding as the main source's entries for `specs`.
+    """
+    policy = _Policy(attempts=attempts, max_pages=max_pages, warn=warn, on_page=on_page)
+    resources: list[Any] = []
+    for spec in specs:
+        resource = _endpoint_resource(spec, policy)
+        resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        resource["selected"] = False
+        resources.append(resource)
+    return {
+        "client": {
+            "base_url": base_url,
+            "auth": {"type": "bearer", "token": access_token},
+            "session": session,
         },
         "resources": resources,
     }
