@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt import Pipeline
 from dlt import config as dlt_config
 from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
@@ -65,17 +66,30 @@ def build_gitbook_assets(
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline(progress=progress)
-            tables = {
-                asset_key(name).to_user_string(): resource.table_name
-                for name, resource in source.selected_resources.items()
-            }
-            results = dlt.run(
-                context=context,
-                dlt_source=source,
-                dlt_pipeline=pipeline,
-                dagster_dlt_translator=translator,
-                loader_file_format=warehouse.loader_file_format(),
-            )
-            yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
+            yield from run_source(context, dlt, translator, source, pipeline, warehouse)
 
     return gitbook_assets
+
+
+def run_source(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    translator: GitBookTranslator,
+    source: DltSource,
+    pipeline: Pipeline,
+    warehouse: WarehouseResource,
+) -> Iterator[MaterializeResult]:
+    """Load `source` through dagster-dlt, then add the destination's row counts and table names
+    to each materialization."""
+    tables = {
+        asset_key(name).to_user_string(): resource.table_name
+        for name, resource in source.selected_resources.items()
+    }
+    results = dlt.run(
+        context=context,
+        dlt_source=source,
+        dlt_pipeline=pipeline,
+        dagster_dlt_translator=translator,
+        loader_file_format=warehouse.loader_file_format(),
+    )
+    yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]

@@ -27,10 +27,9 @@ from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
-from analytics_assets.assets import CONCURRENCY_POOL
+from analytics_assets.assets import CONCURRENCY_POOL, run_source
 from analytics_assets.failures import explained_failures
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
-from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.translator import GitBookTranslator, asset_key
@@ -101,14 +100,6 @@ def build_site_insights_assets(
                 pipeline = warehouse.build_pipeline(
                     SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
                 )
-                results = dlt.run(
-                    context=context,
-                    dlt_source=source,
-                    dlt_pipeline=pipeline,
-                    dagster_dlt_translator=translator,
-                    loader_file_format=warehouse.loader_file_format(),
-                )
-                tables = {SITE_INSIGHTS_KEY.to_user_string(): SITE_INSIGHTS_DAILY.name}
-                yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse)
 
     return site_insights_assets

@@ -9,15 +9,7 @@ import pytest
 from dagster import DagsterInstance
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
-from analytics_assets.resources import (
-    BASE_URL_ENV,
-    DESTINATION_ENV,
-    DUCKDB_PATH_ENV,
-    PIPELINES_DIR_ENV,
-    SPACE_IDS_ENV,
-    TOKEN_ENV,
-)
-from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
+from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, Runner, Warehouse
 from analytics_assets_tests.postgres import (
     REQUIRE_ENV,
     PostgresServer,
@@ -29,14 +21,7 @@ from analytics_assets_tests.postgres import (
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's GitBook or warehouse settings, or their dlt folder."""
-    for name in (
-        TOKEN_ENV,
-        BASE_URL_ENV,
-        SPACE_IDS_ENV,
-        DESTINATION_ENV,
-        DUCKDB_PATH_ENV,
-        PIPELINES_DIR_ENV,
-    ):
+    for name in SETTINGS_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.chdir(tmp_path)

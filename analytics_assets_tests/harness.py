@@ -21,15 +21,63 @@ from analytics_assets.assets import build_gitbook_assets
 from analytics_assets.checks import build_checks
 from analytics_assets.devtools.fake_api import FakeGitBookAPI
 from analytics_assets.operations import OperationsConfig
-from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.resources import (
+    BASE_URL_ENV,
+    DESTINATION_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    SPACE_IDS_ENV,
+    TOKEN_ENV,
+    GitBookResource,
+    WarehouseResource,
+)
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
 # Small enough that retry tests take milliseconds, large enough to tell from Retry-After.
 TEST_BACKOFF_FACTOR = 0.01
 
 
+# Variables a developer may have set that no test may see (conftest clears them).
+SETTINGS_ENV = (
+    TOKEN_ENV,
+    BASE_URL_ENV,
+    SPACE_IDS_ENV,
+    DESTINATION_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+)
+
+# The asset graph: each table and the tables it hangs off.
+EXPECTED_PARENTS = {
+    "users": set(),
+    "organizations": set(),
+    "spaces": {"organizations"},
+    "org_members": {"organizations"},
+    "sites": {"organizations"},
+    "content": {"spaces"},
+    "insights_traffic": {"spaces"},
+    "site_insights_daily": {"sites"},
+}
+
+
+class _Queries:
+    """Row counts and table names for any warehouse that can run SQL (`?` placeholders)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "select table_name from information_schema.tables where table_schema = 'gitbook'"
+        )
+        return {row[0] for row in rows}
+
+
 @dataclass
-class Warehouse:
+class Warehouse(_Queries):
     """A DuckDB file and dlt folder under the test's tmp dir."""
 
     duckdb_path: Path
@@ -44,18 +92,9 @@ class Warehouse:
         with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
             return con.execute(sql, list(params)).fetchall()
 
-    def count(self, table: str) -> int:
-        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
-
-    def tables(self) -> set[str]:
-        rows = self.query(
-            "select table_name from information_schema.tables where table_schema = 'gitbook'"
-        )
-        return {row[0] for row in rows}
-
 
 @dataclass
-class PostgresWarehouse:
+class PostgresWarehouse(_Queries):
     """A PostgreSQL database reached the way a user configures it: dlt's credentials variable."""
 
     url: str
@@ -70,15 +109,6 @@ class PostgresWarehouse:
         with psycopg2.connect(self.url) as con, con.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), list(params))
             return list(cursor.fetchall())
-
-    def count(self, table: str) -> int:
-        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
-
-    def tables(self) -> set[str]:
-        rows = self.query(
-            "select table_name from information_schema.tables where table_schema = 'gitbook'"
-        )
-        return {row[0] for row in rows}
 
 
 @dataclass

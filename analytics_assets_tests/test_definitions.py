@@ -11,19 +11,10 @@ from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 
 from analytics_assets.definitions import defs
 from analytics_assets.gitbook.settings import RESOURCES_BY_NAME
-from analytics_assets_tests.harness import TEST_TOKEN, Runner
+from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN, Runner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXPECTED_DEPS = {
-    "users": set(),
-    "organizations": set(),
-    "spaces": {"organizations"},
-    "org_members": {"organizations"},
-    "sites": {"organizations"},
-    "content": {"spaces"},
-    "insights_traffic": {"spaces"},
-    "site_insights_daily": {"sites"},
-}
+EXPECTED_DEPS = EXPECTED_PARENTS
 
 
 def key(name: str) -> AssetKey:

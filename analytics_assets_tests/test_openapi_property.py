@@ -42,6 +42,7 @@ KEY_SQL = {
     "organizations": "id",
     "spaces": "id",
     "org_members": "organization_id, id",
+    "sites": "id",
     "content": "space_id, id",
     "insights_traffic": 'space_id, epoch_us("timestamp")',
 }
@@ -88,6 +89,7 @@ def expected_keys(account: Account) -> dict[str, set[Any]]:
             for org_id, members in account.members_by_org.items()
             for member in members
         },
+        "sites": {site["id"] for sites in account.sites_by_org.values() for site in sites},
         "content": {
             (space_id, page["id"])
             for space_id, pages in account.pages_by_space.items()

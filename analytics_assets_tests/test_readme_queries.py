@@ -20,29 +20,31 @@ import dlt
 import duckdb
 import pytest
 
-from analytics_assets.devtools.bundled import run_full_sync
+from analytics_assets.devtools.bundled import recent_days, run_all
 from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB, DEFAULT_DEMO_PIPELINES_DIR
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets.resources import (
-    BASE_URL_ENV,
-    DESTINATION_ENV,
-    DUCKDB_PATH_ENV,
     PIPELINE_NAME,
-    PIPELINES_DIR_ENV,
-    SPACE_IDS_ENV,
-    TOKEN_ENV,
     GitBookResource,
     WarehouseResource,
 )
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION_TITLE = "## A look at the data"
 # West of UTC, so a query that took the session's time zone for the day would shift every point.
 WEST_OF_UTC = "Pacific/Honolulu"
 # The tables the section's queries and snippets read.
-README_TABLES = {"users", "organizations", "spaces", "org_members", "content", "insights_traffic"}
+README_TABLES = {
+    "users",
+    "organizations",
+    "spaces",
+    "org_members",
+    "sites",
+    "content",
+    "insights_traffic",
+}
 
 Rows = list[tuple[Any, ...]]
 
@@ -64,10 +66,12 @@ def code_blocks(section: str, language: str) -> list[str]:
 @dataclass(frozen=True)
 class Loaded:
     """A directory laid out like the repository after the demo: data/demo.duckdb and its dlt
-    folder, loaded by gitbook_full_sync from the bundled API serving `dataset`."""
+    folder, loaded by gitbook_full_sync and a week of site insights from the bundled API serving
+    `dataset`."""
 
     root: Path
     dataset: Dataset
+    days: list[date]
 
     def query(self, sql: str, time_zone: str | None = None) -> Rows:
         """Run SQL the way the README's DuckDB snippet does: read-only, connection closed after."""
@@ -89,20 +93,13 @@ class Loaded:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    """One real full sync for the whole module (it takes seconds); today's traffic, like the demo,
-    so every check passes and the data is what `python -m analytics_assets.devtools.demo` loads."""
+    """What `python -m analytics_assets.devtools.demo` loads, once for the module: the full sync
+    and the last week of site insights, with today's traffic so every check passes."""
     root = tmp_path_factory.mktemp("readme_data")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     with pytest.MonkeyPatch.context() as mp:
         # Module scope runs before conftest's autouse isolation, so isolate here the same way.
-        for name in (
-            TOKEN_ENV,
-            BASE_URL_ENV,
-            SPACE_IDS_ENV,
-            DESTINATION_ENV,
-            DUCKDB_PATH_ENV,
-            PIPELINES_DIR_ENV,
-        ):
+        for name in SETTINGS_ENV:
             mp.delenv(name, raising=False)
         mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
         mp.chdir(root)
@@ -113,21 +110,22 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         )
         with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
             gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
-            result = run_full_sync(gitbook, warehouse)
-    loaded = Loaded(root, dataset)
-    # The section reads these six tables; each must hold exactly what the API served. (Whether
-    # every check of every asset passes is test_demo's business, not this documentation's.)
+            results = run_all(gitbook, warehouse)
+    assert all(result.success for result in results)
+    loaded = Loaded(root, dataset, recent_days())
+    # Each table the section reads must hold exactly what the API served.
     expected = dataset.expected_row_counts()
     for table in sorted(README_TABLES):
-        count = loaded.query(f"select count(*) from gitbook.{table}")
-        assert count == [(expected[table],)], f"{table}; the sync succeeded: {result.success}"
+        assert loaded.query(f"select count(*) from gitbook.{table}") == [(expected[table],)]
+    site_rows = loaded.query("select count(*) from gitbook.site_insights_daily")
+    assert site_rows == [(dataset.expected_site_insight_rows(loaded.days),)]
     yield loaded
 
 
 @pytest.fixture(scope="module")
 def queries() -> list[str]:
     blocks = code_blocks(readme_section(), "sql")
-    assert len(blocks) == 3, "top spaces, traffic per day, members by role"
+    assert len(blocks) == 4, "top pages, traffic per day, members by role, broken URLs"
     return blocks
 
 
@@ -143,37 +141,31 @@ def _utc_day(timestamp: str) -> date:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(timezone.utc).date()
 
 
-def test_top_spaces_query_ranks_spaces_by_the_views_the_api_served(
+def test_top_pages_query_ranks_pages_by_the_page_views_the_api_served(
     loaded: Loaded, queries: list[str]
 ) -> None:
     dataset = loaded.dataset
-    orgs = _org_titles(dataset)
-    org_of = {s["id"]: org_id for org_id, spaces in dataset.spaces_by_org.items() for s in spaces}
-    expected = [
-        (
-            _title(dataset, space_id),
-            orgs[org_of[space_id]],
-            dataset.traffic(space_id).total,
-            sum(
-                1
-                for page in flatten_pages(dataset.pages_of(space_id))
-                if page["type"] == "document"
-            ),
-        )
-        for space_id in dataset.traffic_by_space
-    ]
-    expected.sort(key=lambda row: (-row[2], row[0]))
+    views: Counter[tuple[str, str]] = Counter()
+    for site in dataset.sites:
+        for day in loaded.days:
+            for atom in dataset.site_events(site["id"], day):
+                if atom.event_type == "page_view" and atom.page is not None:
+                    page_id, space_id = atom.page
+                    views[(space_id, page_id)] += atom.events
+    titles = {
+        (space["id"], page["id"]): page["title"]
+        for space in dataset.spaces
+        for page in flatten_pages(dataset.pages_of(space["id"]))
+    }
+    expected = sorted(
+        ((titles[key], _title(dataset, key[0]), count) for key, count in views.items()),
+        key=lambda row: (-row[2], row[0], row[1]),
+    )
 
     rows = loaded.query(queries[0])
 
     assert rows == expected[:10]
-    busiest = max(dataset.traffic_by_space, key=lambda s: dataset.traffic(s).total)
-    assert rows[0][0] == _title(dataset, busiest)
-    # The handbook's nested tree: documents at three levels, but not its group or link page.
-    handbook = next(row for row in rows if row[0] == "Handbook")
-    assert handbook[3] == 9
-    # A space without traffic has no views to rank, so it is not listed.
-    assert _title(dataset, str(dataset.empty_space_id)) not in {row[0] for row in rows}
+    assert len(rows) == 10 and rows[0][2] > rows[-1][2]
 
 
 def test_traffic_per_day_query_sums_each_utc_day_whatever_the_session_time_zone(
@@ -261,3 +253,22 @@ def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded)
     }
     assert set(spaces) == {(space["id"], space["title"]) for space in dataset.spaces}
     assert dict(views) == {s: t.total for s, t in dataset.traffic_by_space.items()}
+
+
+def test_broken_urls_query_lists_the_404s_per_site(loaded: Loaded, queries: list[str]) -> None:
+    dataset = loaded.dataset
+    views: Counter[tuple[str, str]] = Counter()
+    for site in dataset.sites:
+        for day in loaded.days:
+            for atom in dataset.site_events(site["id"], day):
+                if atom.event_type == "page_view" and atom.page is None:
+                    views[(site["title"], atom.url_path)] += atom.events
+    expected = sorted(
+        ((site, path, count) for (site, path), count in views.items()),
+        key=lambda row: (-row[2], row[0], row[1]),
+    )
+
+    rows = loaded.query(queries[3])
+
+    assert rows == expected[:20]
+    assert rows, "the demo serves at least one 404 per site and day"

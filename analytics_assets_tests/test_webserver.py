@@ -25,20 +25,10 @@ from analytics_assets.devtools.webserver import (
 )
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
 
 # The graph as a user should see it; update these together when an asset, check or schedule is
 # added (the row counts follow Dataset.expected_row_counts()).
-EXPECTED_PARENTS = {
-    "users": set(),
-    "organizations": set(),
-    "spaces": {"organizations"},
-    "org_members": {"organizations"},
-    "sites": {"organizations"},
-    "content": {"spaces"},
-    "insights_traffic": {"spaces"},
-    "site_insights_daily": {"sites"},
-}
 EXPECTED_CHECK_COUNT = 35
 EXPECTED_SCHEDULES = {
     "gitbook_daily_full_sync": ("0 3 * * *", "gitbook_full_sync"),

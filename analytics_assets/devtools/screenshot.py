@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from analytics_assets.devtools.bundled import bundled_gitbook
+from analytics_assets.devtools.bundled import bundled_gitbook, recent_days
 from analytics_assets.devtools.webserver import DagsterDev, DagsterDevError, dagster_dev
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
+from analytics_assets.site_insights_assets import SITE_INSIGHTS_KEY
 
 DEFAULT_OUT = Path("docs") / "asset-graph.png"
 CHROMIUM_ENV = "CHROMIUM_BIN"
@@ -118,12 +119,18 @@ def shoot(chromium: str, url: str, out: Path) -> None:
 
 
 def materialize_everything(dev: DagsterDev) -> None:
-    """Run the full sync (every asset, then every check), as Materialize all would."""
+    """Run the full sync (every asset, then every check), then backfill the last week of site
+    insights, as a user would from the UI."""
     run_id = dev.launch_job(FULL_SYNC_JOB_NAME)
     status = dev.wait_for_run(run_id)
     if status != "SUCCESS":
         errors = "\n".join(dev.run_errors(run_id))
         raise DagsterDevError(f"the full sync ended {status}:\n{errors}")
+    days = [day.isoformat() for day in recent_days()]
+    backfill_id = dev.launch_backfill([SITE_INSIGHTS_KEY.path], days)
+    status, runs = dev.wait_for_backfill(backfill_id)
+    if status != "COMPLETED_SUCCESS":
+        raise DagsterDevError(f"the site insights backfill ended {status}: {runs}")
 
 
 def server_env(base_url: str, token: str, scratch: Path) -> Mapping[str, str]:

@@ -164,13 +164,14 @@ def build_rest_api_config(
         request_timeout=request_timeout,
         max_concurrency=max_concurrency,
     )
+    return {"client": _client(access_token, base_url, session), "resources": resources}
+
+
+def _client(access_token: str, base_url: str, session: Session) -> dict[str, Any]:
     return {
-        "client": {
-            "base_url": base_url,
-            "auth": {"type": "bearer", "token": access_token},
-            "session": session,
-        },
-        "resources": resources,
+        "base_url": base_url,
+        "auth": {"type": "bearer", "token": access_token},
+        "session": session,
     }
 
 
@@ -196,14 +197,7 @@ def discovery_resources(
         resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
         resource["selected"] = False
         resources.append(resource)
-    return {
-        "client": {
-            "base_url": base_url,
-            "auth": {"type": "bearer", "token": access_token},
-            "session": session,
-        },
-        "resources": resources,
-    }
+    return {"client": _client(access_token, base_url, session), "resources": resources}
 
 
 # Shape drift never fails a sync: new fields become columns, and a value that cannot be coerced
