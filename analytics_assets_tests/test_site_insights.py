@@ -34,7 +34,7 @@ from analytics_assets.site_insights_assets import (
     build_site_insights_assets,
     site_insights_partitions,
 )
-from analytics_assets_tests.harness import TEST_TOKEN, Runner
+from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 6, 30)
@@ -328,3 +328,29 @@ def test_cli_backfills_a_partition_range(
         count = con.execute("select count(*) from gitbook.site_insights_daily").fetchone()
     days = [date(2024, 6, 28), date(2024, 6, 29), date(2024, 6, 30)]
     assert count == (dataset.expected_site_insight_rows(days),)
+
+
+def test_a_malformed_answer_fails_naming_site_day_and_path(
+    runner: Runner, dataset: Dataset
+) -> None:
+    runner.api.add_fault(
+        Fault(
+            route=SITE_INSIGHTS_AGGREGATE,
+            status=200,
+            body={
+                "columns": [
+                    {"column": "eventType", "values": ["page_view", "search_open"]},
+                    {"column": "eventsCount", "values": [1]},
+                ]
+            },
+        )
+    )
+
+    result = load(runner, DAY, raise_on_error=False)
+
+    assert not result.success
+    message = failure_message(result)
+    assert "resource 'site_insights_daily' at POST /v1/orgs/" in message
+    assert "/insights/events/aggregate" in message
+    assert "2024-06-30" in message and "columns have different lengths" in message
+    assert "site_insights_daily" not in runner.warehouse.tables()

@@ -20,6 +20,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.rest_api import rest_api_resources
 
+from analytics_assets.gitbook.errors import GitBookError
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.path_segment import PathSegment
 from analytics_assets.gitbook.settings import (
@@ -123,6 +124,12 @@ def site_insights_source(
             rows = fetch_day(post, task["day"], site_id=str(task["site_id"]))
         except IgnoreResponseException:  # the site was deleted after it was listed
             return []
+        except ValueError as exc:  # an answer whose columns do not line up, or another day
+            raise GitBookError(
+                f"GitBook's site insights answer for resource '{SITE_INSIGHTS_DAILY.name}' at "
+                f"POST {path} (site '{task['site_id']}', {task['day']}) is malformed: {exc}. "
+                "Nothing was loaded for this run; re-run later, or report it if it persists."
+            ) from None
         for row in rows:
             row["organization_id"] = str(task["organization_id"])
         return rows
