@@ -96,7 +96,7 @@ def build_site_insights_assets(
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             run_dir = warehouse.resolve_pipelines_dir() / SITE_INSIGHTS_PIPELINE
             run_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=f"{context.run_id}-", dir=run_dir) as tmp:
+            with tempfile.TemporaryDirectory(prefix=f"{context.run.run_id}-", dir=run_dir) as tmp:
                 pipeline = warehouse.build_pipeline(
                     SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
                 )

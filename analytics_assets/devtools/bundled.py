@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from dagster import DagsterInstance, ExecuteInProcessResult
 from dagster._core.storage.tags import (
@@ -35,10 +36,18 @@ def recent_days(count: int = RECENT_DAYS) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
 
 
-def run_full_sync(gitbook: GitBookResource, warehouse: WarehouseResource) -> ExecuteInProcessResult:
+def _console(log_level: str) -> dict[str, Any]:
+    """Run config for the console logger: DEBUG shows every event, WARNING only what matters."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def run_full_sync(
+    gitbook: GitBookResource, warehouse: WarehouseResource, log_level: str = "DEBUG"
+) -> ExecuteInProcessResult:
     """The `gitbook_full_sync` job, in process: every unpartitioned asset, then its checks."""
     job = defs().resolve_job_def(FULL_SYNC_JOB_NAME)
     return job.execute_in_process(
+        run_config=_console(log_level),
         instance=DagsterInstance.ephemeral(),
         resources={"gitbook": gitbook, "warehouse": warehouse},
         raise_on_error=False,
@@ -46,11 +55,15 @@ def run_full_sync(gitbook: GitBookResource, warehouse: WarehouseResource) -> Exe
 
 
 def run_site_insights(
-    gitbook: GitBookResource, warehouse: WarehouseResource, days: list[date]
+    gitbook: GitBookResource,
+    warehouse: WarehouseResource,
+    days: list[date],
+    log_level: str = "DEBUG",
 ) -> ExecuteInProcessResult:
     """`gitbook_site_insights_sync` over `days` in one run, as a backfill runs it, then checks."""
     job = defs().resolve_job_def(SITE_INSIGHTS_JOB_NAME)
     return job.execute_in_process(
+        run_config=_console(log_level),
         instance=DagsterInstance.ephemeral(),
         resources={"gitbook": gitbook, "warehouse": warehouse},
         tags={
@@ -62,10 +75,13 @@ def run_site_insights(
 
 
 def run_all(
-    gitbook: GitBookResource, warehouse: WarehouseResource, days: int = RECENT_DAYS
+    gitbook: GitBookResource,
+    warehouse: WarehouseResource,
+    days: int = RECENT_DAYS,
+    log_level: str = "DEBUG",
 ) -> list[ExecuteInProcessResult]:
     """The full sync, then the last `days` days of site insights (which need the sites)."""
-    results = [run_full_sync(gitbook, warehouse)]
+    results = [run_full_sync(gitbook, warehouse, log_level)]
     if results[0].success:
-        results.append(run_site_insights(gitbook, warehouse, recent_days(days)))
+        results.append(run_site_insights(gitbook, warehouse, recent_days(days), log_level))
     return results

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analytics_assets.devtools.bundled import bundled_gitbook, run_all
+from analytics_assets.devtools.bundled import RECENT_DAYS, bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
 from analytics_assets.gitbook.settings import TABLES
 from analytics_assets.resources import WarehouseResource
@@ -40,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duckdb-path", type=Path, default=DEFAULT_DEMO_DUCKDB)
     parser.add_argument("--pipelines-dir", type=Path, default=DEFAULT_DEMO_PIPELINES_DIR)
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="Dagster's console log level for the runs (DEBUG shows every event and progress).",
+    )
     args = parser.parse_args(argv)
 
     warehouse = WarehouseResource(
@@ -47,10 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         duckdb_path=str(args.duckdb_path),
         pipelines_dir=str(args.pipelines_dir),
     )
+    print(
+        "Syncing the bundled GitBook API: gitbook_full_sync, then the last "
+        f"{RECENT_DAYS} days of site_insights_daily (run log: --log-level DEBUG) ...",
+        flush=True,
+    )
     with bundled_gitbook() as gitbook:
-        results = run_all(gitbook, warehouse)
+        results = run_all(gitbook, warehouse, log_level=args.log_level)
     if not all(result.success for result in results):
-        print("The demo sync failed; see the run log above.", file=sys.stderr)
+        print(
+            "The demo sync failed; see the errors above (--log-level DEBUG shows the run log).",
+            file=sys.stderr,
+        )
         return 1
 
     counts = row_counts(warehouse, [spec.name for spec in TABLES])
