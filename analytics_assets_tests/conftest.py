@@ -24,6 +24,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in SETTINGS_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    # As in .dlt/config.toml, which tests do not read (they run in their tmp dir).
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.chdir(tmp_path)
 
 

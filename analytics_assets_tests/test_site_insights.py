@@ -354,3 +354,39 @@ def test_a_malformed_answer_fails_naming_site_day_and_path(
     assert "/insights/events/aggregate" in message
     assert "2024-06-30" in message and "columns have different lengths" in message
     assert "site_insights_daily" not in runner.warehouse.tables()
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
+def test_the_token_stays_out_of_logs_events_errors_and_dlt_files(
+    runner: Runner,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    fail: bool,
+) -> None:
+    """The site insights source posts with its own REST client: the same guarantees as the
+    main sync (test_security.py), with every logger at DEBUG."""
+    from analytics_assets_tests.test_security import event_log_text, files_text
+
+    caplog.set_level("DEBUG")
+    if fail:
+        runner.api.add_fault(Fault(route=SITE_INSIGHTS_AGGREGATE, status=500, times=100))
+
+    result = load(runner, DAY, raise_on_error=False)
+
+    assert result.success is not fail
+    posts = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
+    assert posts and all(r.had_valid_token for r in posts)
+    out, err = capfd.readouterr()
+    haystacks = {
+        "stdout": out,
+        "stderr": err,
+        "python logging": caplog.text,
+        "dagster event log": event_log_text(runner.instance, result.run_id),
+        "dlt files": files_text(runner.warehouse.pipelines_dir) + files_text(tmp_path),
+    }
+    if fail:
+        haystacks["exception"] = failure_message(result)
+        assert "HTTP 500" in haystacks["exception"]
+    assert [where for where, text in haystacks.items() if TEST_TOKEN in text] == []
+    assert "127.0.0.1" in caplog.text, "request-level (urllib3) logging was captured"
