@@ -11,7 +11,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from analytics_assets.devtools.webserver import free_port
 
 SUPERUSER = "analytics"
 # dlt's PostgresCredentials require a password, as any real server would; so TCP needs one here.
@@ -39,12 +40,6 @@ def find_bindir() -> Path | None:
         key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
     )
     return candidates[-1].parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _demote() -> list[str]:
@@ -152,7 +147,7 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
             check=True,
             capture_output=True,
         )
-        server = PostgresServer("127.0.0.1", _free_port(), SUPERUSER, PASSWORD)
+        server = PostgresServer("127.0.0.1", free_port(), SUPERUSER, PASSWORD)
         settings = {
             "listen_addresses": server.host,
             "port": str(server.port),

@@ -1,7 +1,6 @@
 """The fault matrix: each misbehaviour of the API or the process, and what the sync does."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import time
 import pytest
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.webserver import free_port
 from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 
@@ -21,12 +21,6 @@ TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of t
 
 def counts(runner: Runner) -> dict[str, int]:
     return {t: runner.warehouse.count(t) for t in TABLES}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- transport -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from analytics_assets.devtools.bundled import RECENT_DAYS, bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
 from analytics_assets.gitbook.settings import TABLES
+from analytics_assets.quality import Tables, row_count
 from analytics_assets.resources import WarehouseResource
 
 DEFAULT_DEMO_DUCKDB = Path("data") / "demo.duckdb"
@@ -24,16 +25,9 @@ DEFAULT_DEMO_PIPELINES_DIR = Path("data") / "demo_pipelines"
 
 def row_counts(warehouse: WarehouseResource, tables: Sequence[str]) -> dict[str, int]:
     """Rows per table, read from the destination (the tables come from two dlt pipelines)."""
-    pipeline = warehouse.build_pipeline()
-    with pipeline.sql_client() as client:
-        return {
-            table: int(
-                client.execute_sql(
-                    f"select count(*) from {client.make_qualified_table_name(table)}"
-                )[0][0]
-            )
-            for table in tables
-        }
+    with warehouse.build_pipeline().sql_client() as client:
+        db = Tables(client, set(tables))
+        return {table: row_count(db, table) for table in tables}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""GitBook synced into a warehouse with dlt, as a Dagster code location."""

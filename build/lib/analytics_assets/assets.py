@@ -1,0 +1,95 @@
+"""The GitBook assets: one dlt pipeline run materializes any subset of the six tables."""
+
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult
+from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt import Pipeline
+from dlt import config as dlt_config
+from dlt import resource as dlt_resource
+from dlt.common.schema import Schema
+from dlt.extract.source import DltSource
+
+from analytics_assets.failures import explained_failures
+from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
+from analytics_assets.load_metadata import with_destination_metadata
+from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
+from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.translator import GitBookTranslator, asset_key
+
+ASSETS_NAME = "gitbook"
+# Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
+CONCURRENCY_POOL = "gitbook_dlt_pipeline"
+
+
+def source_template() -> DltSource:
+    """The source's shape (one resource per GitBook table), for building asset specs.
+
+    It is never run, carries no secret and needs no HTTP stack: each run builds the real
+    source from the `GitBookResource`. A test checks that both have the same resources.
+    """
+
+    # Built directly rather than through `@dlt.source`, which would start dlt's runtime (and
+    # its HTTP stack) just to describe six tables.
+    resources = [dlt_resource([], name=spec.name) for spec in RESOURCES]
+    return DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
+
+
+def build_gitbook_assets(
+    destination: str = "duckdb",
+    freshness_windows: Mapping[str, timedelta] | None = None,
+    progress_seconds: float = DEFAULT_PROGRESS_SECONDS,
+) -> AssetsDefinition:
+    """One multi-asset over every GitBook resource, subsettable per table.
+
+    `progress_seconds` is how often a running sync logs pages and rows per resource.
+    """
+    translator = GitBookTranslator(destination=destination, freshness_windows=freshness_windows)
+
+    @dlt_assets(
+        dlt_source=source_template(),
+        dlt_pipeline=None,  # type: ignore[arg-type]  # built per run by WarehouseResource
+        name=ASSETS_NAME,
+        dagster_dlt_translator=translator,
+        pool=CONCURRENCY_POOL,
+    )
+    def gitbook_assets(
+        context: AssetExecutionContext,
+        dlt: DagsterDltResource,
+        gitbook: GitBookResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[MaterializeResult]:
+        with explained_failures(gitbook.attempts()):
+            progress = SyncProgress(context.log, log_period=progress_seconds)
+            source = gitbook.build_source(warn=context.log.warning, on_page=progress.page)
+            # Enough extract workers for every request slot the source may use.
+            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
+            pipeline = warehouse.build_pipeline(progress=progress)
+            yield from run_source(context, dlt, translator, source, pipeline, warehouse)
+
+    return gitbook_assets
+
+
+def run_source(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    translator: GitBookTranslator,
+    source: DltSource,
+    pipeline: Pipeline,
+    warehouse: WarehouseResource,
+) -> Iterator[MaterializeResult]:
+    """Load `source` through dagster-dlt, then add the destination's row counts and table names
+    to each materialization."""
+    tables = {
+        asset_key(name).to_user_string(): resource.table_name
+        for name, resource in source.selected_resources.items()
+    }
+    results = dlt.run(
+        context=context,
+        dlt_source=source,
+        dlt_pipeline=pipeline,
+        dagster_dlt_translator=translator,
+        loader_file_format=warehouse.loader_file_format(),
+    )
+    yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]

@@ -1,0 +1,219 @@
+"""Asset checks on the loaded GitBook tables: keys, parents, schema, values and data freshness.
+
+One `@multi_asset_check` per table runs all of that table's checks over one destination
+connection. Rules and their SQL live in `quality.py`; this module only says which rule guards
+which table, at what severity, and what a person sees.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from analytics_assets.assets import CONCURRENCY_POOL
+from analytics_assets.gitbook.settings import TABLES, ResourceSpec
+from analytics_assets.operations import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
+from analytics_assets.quality import (
+    LOADS_TABLE,
+    Finding,
+    Tables,
+    column_mismatches,
+    invalid_counts,
+    invalid_traffic,
+    orphans,
+    primary_key_violations,
+    row_count,
+    stale_load,
+    stale_traffic,
+    storage_columns,
+)
+from analytics_assets.resources import WarehouseResource
+from analytics_assets.translator import asset_key
+
+Rule = Callable[[Tables, datetime], Finding]
+
+# Tables whose emptiness means the token sees nothing: worth a warning, not a failure.
+MUST_HAVE_ROWS = ("users", "organizations")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named rule on one table."""
+
+    name: str
+    description: str
+    severity: AssetCheckSeverity
+    blocking: bool
+    rule: Rule | None  # None: evaluated from the destination's column metadata
+
+
+def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
+    """Every check that guards `spec`'s table."""
+    error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
+    key = ", ".join(spec.primary_key)
+    window = ops.freshness_window_for(spec.name)
+    not_null = [name for name in spec.primary_key if not spec.columns[name].get("nullable", True)]
+    if len(not_null) == len(spec.primary_key):
+        key_check = Check(
+            "primary_key_is_unique_and_not_null",
+            f"No two rows share ({key}) and no part of it is null; duplicates mean a wrong "
+            "merge key and double-counted metrics.",
+            error,
+            True,
+            lambda db, now: primary_key_violations(db, spec.name, spec.primary_key),
+        )
+    else:
+        key_check = Check(
+            "key_is_unique",
+            f"No two rows share ({key}), nulls counting as equal, and none of "
+            f"({', '.join(not_null)}) is null; duplicates mean double-counted metrics.",
+            error,
+            True,
+            lambda db, now: primary_key_violations(db, spec.name, spec.primary_key, not_null),
+        )
+    checks = [
+        key_check,
+        Check(
+            "declared_columns_have_declared_types",
+            "Every column the design document names exists with its declared type; a renamed "
+            "field or a type change upstream breaks every query on this table.",
+            error,
+            True,
+            None,
+        ),
+        Check(
+            "was_loaded_within_freshness_window",
+            f"The newest dlt load that wrote this table (from {LOADS_TABLE}) is at most "
+            f"{window} old.",
+            error,
+            False,
+            lambda db, now: stale_load(db, spec.name, now, window),
+        ),
+    ]
+    if spec.parent is not None and spec.parent_key is not None:
+        checks.append(
+            Check(
+                f"{spec.parent_key}_exists_in_{spec.parent}",
+                f"Every {spec.parent_key} names an id in {spec.parent}; orphans mean a partial "
+                "load or a parent deleted between syncs.",
+                error,
+                False,
+                lambda db, now: orphans(db, spec.name, spec.parent_key, spec.parent),
+            )
+        )
+    if spec.name in MUST_HAVE_ROWS:
+        checks.append(
+            Check(
+                "has_rows",
+                "At least one row; none usually means the token sees no data.",
+                warn,
+                False,
+                lambda db, now: Finding(int(row_count(db, spec.name) == 0)),
+            )
+        )
+    if spec.name == TRAFFIC_TABLE:
+        checks += [
+            Check(
+                "counts_are_non_negative_integers_and_timestamps_not_in_future",
+                "Every count is a non-negative integer and every timestamp parses and is not in "
+                "the future.",
+                error,
+                False,
+                lambda db, now: invalid_traffic(db, spec.name, now),
+            ),
+            Check(
+                "newest_point_is_recent",
+                f"The newest traffic point is at most {ops.traffic_max_data_age} older than the "
+                "load that fetched it; catches an API serving stale numbers.",
+                error,
+                False,
+                lambda db, now: stale_traffic(db, spec.name, ops.traffic_max_data_age),
+            ),
+        ]
+    if spec.name == SITE_INSIGHTS_TABLE:
+        counts = [name for name in spec.columns if name.endswith("_count")]
+        checks.append(
+            Check(
+                "counts_are_non_negative_integers",
+                f"Every one of {', '.join(counts)} is a non-negative whole number.",
+                error,
+                False,
+                lambda db, now: invalid_counts(db, spec.name, counts, spec.primary_key),
+            )
+        )
+    return checks
+
+
+def _result(check: Check, finding: Finding, spec: ResourceSpec) -> AssetCheckResult:
+    metadata = {
+        "failing_rows": MetadataValue.int(finding.failing_rows),
+        "examples": MetadataValue.json(finding.examples),
+    }
+    if finding.detail:
+        metadata["detail"] = MetadataValue.text(finding.detail)
+    return AssetCheckResult(
+        asset_key=asset_key(spec.name),
+        check_name=check.name,
+        passed=finding.passed,
+        severity=check.severity,
+        metadata=metadata,
+    )
+
+
+def build_table_checks(
+    spec: ResourceSpec, ops: OperationsConfig, clock: Callable[[], datetime] | None = None
+) -> AssetChecksDefinition:
+    """A multi-asset check running every rule for one table over one connection."""
+    checks = checks_for(spec, ops)
+    now = clock or (lambda: datetime.now(timezone.utc))
+
+    @multi_asset_check(
+        name=f"{spec.name}_checks",
+        specs=[
+            AssetCheckSpec(
+                name=check.name,
+                asset=asset_key(spec.name),
+                description=check.description,
+                blocking=check.blocking,
+            )
+            for check in checks
+        ],
+        can_subset=True,
+        # Checks read the tables a load writes: never interleave them with a sync.
+        pool=CONCURRENCY_POOL,
+    )
+    def table_checks(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[AssetCheckResult]:
+        pipeline = warehouse.build_pipeline()
+        selected = {key.name for key in context.selected_asset_check_keys}
+        tables = dict.fromkeys([spec.name, spec.parent or spec.name, LOADS_TABLE])
+        columns = storage_columns(pipeline, list(tables))
+        at = now()
+        with pipeline.sql_client() as client:
+            db = Tables(client, set(columns))
+            for check in checks:
+                if check.name not in selected:
+                    continue
+                if check.rule is None:
+                    finding = column_mismatches(spec.columns, columns.get(spec.name))
+                else:
+                    finding = check.rule(db, at)
+                yield _result(check, finding, spec)
+
+    return table_checks
+
+
+def build_checks(
+    ops: OperationsConfig, clock: Callable[[], datetime] | None = None
+) -> list[AssetChecksDefinition]:
+    return [build_table_checks(spec, ops, clock) for spec in TABLES]

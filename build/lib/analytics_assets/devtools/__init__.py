@@ -1,0 +1,1 @@
+"""Developer tools shipped with the code location: a local GitBook-compatible API and the demo."""

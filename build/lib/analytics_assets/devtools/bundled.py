@@ -1,0 +1,87 @@
+"""Run the jobs against the bundled GitBook-compatible API: shared by the demo and the gate."""
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from analytics_assets.definitions import defs
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.jobs import FULL_SYNC_JOB_NAME, SITE_INSIGHTS_JOB_NAME
+from analytics_assets.resources import GitBookResource, WarehouseResource
+
+# How many UTC days of site insights the demo and the gate load, ending today.
+RECENT_DAYS = 7
+
+
+@contextmanager
+def bundled_gitbook() -> Iterator[GitBookResource]:
+    """The bundled API on a free loopback port, with today's traffic and a throwaway token."""
+    token = secrets.token_urlsafe(24)
+    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
+    with FakeGitBookAPI(dataset=dataset, token=token) as api:
+        yield GitBookResource(access_token=token, base_url=api.base_url)
+
+
+def recent_days(count: int = RECENT_DAYS) -> list[date]:
+    """The last `count` UTC days, today included, oldest first."""
+    today = datetime.now(timezone.utc).date()
+    return [today - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
+
+
+def _console(log_level: str) -> dict[str, Any]:
+    """Run config for the console logger: DEBUG shows every event, WARNING only what matters."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def run_full_sync(
+    gitbook: GitBookResource, warehouse: WarehouseResource, log_level: str = "DEBUG"
+) -> ExecuteInProcessResult:
+    """The `gitbook_full_sync` job, in process: every unpartitioned asset, then its checks."""
+    job = defs().resolve_job_def(FULL_SYNC_JOB_NAME)
+    return job.execute_in_process(
+        run_config=_console(log_level),
+        instance=DagsterInstance.ephemeral(),
+        resources={"gitbook": gitbook, "warehouse": warehouse},
+        raise_on_error=False,
+    )
+
+
+def run_site_insights(
+    gitbook: GitBookResource,
+    warehouse: WarehouseResource,
+    days: list[date],
+    log_level: str = "DEBUG",
+) -> ExecuteInProcessResult:
+    """`gitbook_site_insights_sync` over `days` in one run, as a backfill runs it, then checks."""
+    job = defs().resolve_job_def(SITE_INSIGHTS_JOB_NAME)
+    return job.execute_in_process(
+        run_config=_console(log_level),
+        instance=DagsterInstance.ephemeral(),
+        resources={"gitbook": gitbook, "warehouse": warehouse},
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: days[0].isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: days[-1].isoformat(),
+        },
+        raise_on_error=False,
+    )
+
+
+def run_all(
+    gitbook: GitBookResource,
+    warehouse: WarehouseResource,
+    days: int = RECENT_DAYS,
+    log_level: str = "DEBUG",
+) -> list[ExecuteInProcessResult]:
+    """The full sync, then the last `days` days of site insights (which need the sites)."""
+    results = [run_full_sync(gitbook, warehouse, log_level)]
+    if results[0].success:
+        results.append(run_site_insights(gitbook, warehouse, recent_days(days), log_level))
+    return results

@@ -1,0 +1,1147 @@
+"""Deterministic, GitBook-shaped data served by the fake API.
+
+Every object follows the schemas in GitBook's OpenAPI description (required fields and enums
+included), so a client that works here works against the real API. The data is fixed (no clock,
+no unseeded randomness): tests can assert exact row counts, and benchmark runs are comparable.
+
+Big benchmark workloads (thousands of traffic points or pages per space) are built lazily: rows
+are computed from their index when a page of results is requested, never all at once.
+
+Site insights (GitBook's event analytics per published site) are built the same way: each
+(site, UTC day) has a deterministic set of aggregated "atoms" derived from a hash of the site id
+and the day, computed on first request. Every day has data, so any date range works, today's too.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, overload
+from urllib.parse import quote
+
+Row = dict[str, Any]
+
+DEMO_ANCHOR = date(2024, 6, 30)
+"""Last day of traffic in the demo data; fixed so the data never depends on today's date."""
+
+API_ROOT = "https://api.gitbook.com/v1"
+APP_ROOT = "https://app.gitbook.com"
+TRAFFIC_DAYS = 14
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamp the way GitBook's API prints it (JavaScript ``toISOString``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+def _seg(value: str) -> str:
+    """Percent-encode one URL path segment (ids may contain ``/``, ``+`` or spaces)."""
+    return quote(value, safe="")
+
+
+class LazyRows(Sequence[Row]):
+    """A read-only sequence whose rows are computed from their index on access.
+
+    Lets the server slice a 10,000-row list without ever holding it in memory.
+    """
+
+    def __init__(self, length: int, make_row: Callable[[int], Row]) -> None:
+        self._length = length
+        self._make_row = make_row
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self._make_row(i) for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._make_row(index)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self._make_row(i) for i in range(self._length))
+
+
+def count_pages(pages: Sequence[Row]) -> int:
+    """Count every page in a tree, nested ones included (the client flattens the tree)."""
+    return sum(1 + count_pages(page.get("pages", [])) for page in pages)
+
+
+def flatten_pages(pages: Sequence[Row]) -> Iterator[Row]:
+    """Yield every page of a tree depth-first, parents before their children."""
+    for page in pages:
+        yield page
+        yield from flatten_pages(page.get("pages", []))
+
+
+@dataclass(frozen=True)
+class PageTree:
+    """A space's top-level pages (children nested inside) and how many pages the tree holds."""
+
+    top: Sequence[Row]
+    total: int
+
+    @classmethod
+    def of(cls, top: Sequence[Row]) -> PageTree:
+        return cls(top=top, total=count_pages(top))
+
+
+@dataclass(frozen=True, eq=False)
+class TrafficSeries:
+    """Daily page views of one space; ``total`` is the API's ``count`` field."""
+
+    views: Sequence[Row]
+
+    @functools.cached_property
+    def total(self) -> int:
+        return sum(point["count"] for point in self.views)
+
+
+# --- object builders -------------------------------------------------------------------------
+
+
+def make_user(user_id: str, name: str, email: str) -> Row:
+    return {
+        "object": "user",
+        "id": user_id,
+        "displayName": name,
+        "email": email,
+        "photoURL": f"https://avatars.example.com/{_seg(user_id)}.png",
+        "urls": {"location": f"{API_ROOT}/users/{_seg(user_id)}"},
+    }
+
+
+def make_organization(org_id: str, title: str, created: datetime) -> Row:
+    permissions = [
+        *("view", "access", "admin", "ownTeam", "createContent", "createOpenAPISpec"),
+        *("viewBilling", "listMembers", "listTeams", "listIntegrations", "listInstallations"),
+        "installIntegration",
+    ]
+    return {
+        "object": "organization",
+        "id": org_id,
+        "title": title,
+        "createdAt": iso(created),
+        "emailDomains": [],
+        "hostname": org_id[:32].ljust(3, "x"),
+        "type": "business",
+        "useCase": "productDocs",
+        "defaultRole": "read",
+        "sso": False,
+        "ai": False,
+        "inviteLinks": True,
+        "auditLogs": False,
+        "plan": "free_2024",
+        "mergeRules": {"type": "none"},
+        "urls": {
+            "location": f"{API_ROOT}/orgs/{_seg(org_id)}",
+            "app": f"{APP_ROOT}/o/{_seg(org_id)}/",
+        },
+        "trial": {"status": "none", "count": 0},
+        "permissions": dict.fromkeys(permissions, True),
+    }
+
+
+def make_space(
+    space_id: str, org_id: str, title: str, created: datetime, *, visibility: str = "private"
+) -> Row:
+    permissions = [
+        *("view", "access", "admin", "viewInviteLinks", "edit", "triggerGitSync", "comment"),
+        *("merge", "review", "installIntegration"),
+    ]
+    urls = {
+        "location": f"{API_ROOT}/spaces/{_seg(space_id)}",
+        "app": f"{APP_ROOT}/o/{_seg(org_id)}/s/{_seg(space_id)}/",
+    }
+    if visibility != "private":
+        urls["published"] = f"https://{_seg(org_id)}.gitbook.io/{_seg(space_id)}/"
+    if visibility == "public":
+        urls["public"] = urls["published"]
+    return {
+        "object": "space",
+        "id": space_id,
+        "title": title[:50],
+        "emoji": "1f4d8",
+        "visibility": visibility,
+        "createdAt": iso(created),
+        "updatedAt": iso(created + timedelta(days=30)),
+        "editMode": "live",
+        "mergeRules": {"type": "inherit"},
+        "urls": urls,
+        "organization": org_id,
+        "revision": revision_id(space_id),
+        "defaultLevel": "inherit",
+        "comments": 0,
+        "changeRequests": 2,
+        "changeRequestsOpen": 1,
+        "changeRequestsDraft": 0,
+        "permissions": dict.fromkeys(permissions, True),
+    }
+
+
+def make_member(
+    user: Row, role: str | None, joined: datetime, *, disabled: bool = False, spaces: int = 0
+) -> Row:
+    """A membership; ``id`` is the user's id, so one person has the same id in every org."""
+    return {
+        "object": "member",
+        "id": user["id"],
+        "role": role,
+        "user": user,
+        "disabled": disabled,
+        "joinedAt": iso(joined),
+        "lastSeenAt": iso(joined + timedelta(days=90)),
+        "sso": False,
+        "spaces": spaces,
+        "teams": 0,
+        "sites": 0,
+    }
+
+
+def revision_id(space_id: str) -> str:
+    return "rev-" + "".join(c if c.isalnum() else "-" for c in space_id)
+
+
+def make_revision(space: Row) -> Row:
+    """The Revision envelope of a space; the server fills in ``pages``."""
+    return {
+        "object": "revision",
+        "id": space["revision"],
+        "type": "edits",
+        "parents": [],
+        "pages": [],
+        "files": [],
+        "reusableContents": [],
+        "tags": [],
+        "createdAt": space["updatedAt"],
+        "urls": {"app": space["urls"]["app"]},
+    }
+
+
+_LAYOUT = {
+    "width": "default",
+    "cover": False,
+    "coverSize": "hero",
+    "coverMask": "none",
+    "title": True,
+    "description": True,
+    "tableOfContents": True,
+    "outline": True,
+    "pagination": True,
+    "metadata": True,
+    "tags": True,
+    "actions": True,
+    "anchors": True,
+}
+
+
+@dataclass(frozen=True)
+class PageMaker:
+    """Builds RevisionPage objects for one space (URLs and timestamps depend on the space)."""
+
+    space: Row
+    edited: datetime
+
+    def _url(self, path: str) -> str:
+        return self.space["urls"]["app"] + quote(path, safe="/")
+
+    def document(
+        self, page_id: str, title: str, path: str, children: Sequence[Row] = (), **extra: Any
+    ) -> Row:
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "sheet",
+            "type": "document",
+            "createdAt": iso(self.edited - timedelta(days=60)),
+            "updatedAt": iso(self.edited),
+            "urls": {"app": self._url(path)},
+            "slug": path.rsplit("/", 1)[-1],
+            "path": path,
+            "description": f"{title}.",
+            "markdown": f"# {title}\n\nGenerated page `{page_id}`.\n",
+            "documentId": f"doc-{page_id}",
+            "pages": list(children),
+            "layout": dict(_LAYOUT),
+            "tags": [],
+            **extra,
+        }
+
+    def group(self, page_id: str, title: str, path: str, children: Sequence[Row]) -> Row:
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "group",
+            "type": "group",
+            "slug": path,
+            "path": path,
+            "pages": list(children),
+        }
+
+    def link(self, page_id: str, title: str, url: str) -> Row:
+        """A link page: note it has no ``pages`` key at all, unlike documents and groups."""
+        return {
+            "id": page_id,
+            "title": title,
+            "kind": "link",
+            "type": "link",
+            "target": {"kind": "url", "url": url},
+            "href": url,
+        }
+
+
+def traffic_series(anchor: date, points: int, salt: int) -> TrafficSeries:
+    """``points`` daily UTC-midnight views ending at ``anchor``; timestamps equal across spaces."""
+    first = midnight(anchor) - timedelta(days=points - 1)
+
+    def point(i: int) -> Row:
+        return {"timestamp": iso(first + timedelta(days=i)), "count": (salt * 37 + i * 11) % 53}
+
+    return TrafficSeries(LazyRows(points, point))
+
+
+EMPTY_TRAFFIC = TrafficSeries(())
+EMPTY_TREE = PageTree(top=(), total=0)
+
+
+# --- sites and their insights events -------------------------------------------------------
+
+
+def make_site(
+    site_id: str,
+    org_id: str,
+    title: str,
+    created: datetime,
+    *,
+    basename: str,
+    site_spaces: int,
+    visibility: str = "public",
+    published: bool = True,
+) -> Row:
+    """A Site as ``GET /orgs/{organizationId}/sites`` lists it (0.202.0 ``Site`` schema).
+
+    Real Site objects do not name their organization; :meth:`Dataset.site_org` does.
+    """
+    host = f"https://{_seg(org_id)}.gitbook.io/{_seg(basename)}"
+    permissions = [
+        *("view", "access", "edit", "create", "admin", "installIntegration"),
+        *("viewAdaptiveSchema", "editAdaptiveSchema"),
+    ]
+    urls = {
+        "location": f"{API_ROOT}/orgs/{_seg(org_id)}/sites/{_seg(site_id)}",
+        "app": f"{APP_ROOT}/o/{_seg(org_id)}/sites/{_seg(site_id)}",
+        "preview": f"{host}/~preview",
+    }
+    if published:
+        urls["published"] = f"{host}/"
+    return {
+        "object": "site",
+        "id": site_id,
+        "type": "ultimate",
+        "appliedType": "ultimate",
+        "title": title,
+        "basename": basename,
+        "visibility": visibility,
+        "defaultLevel": "inherit",
+        "permissions": dict.fromkeys(permissions, True),
+        "published": published,
+        "siteSpaces": site_spaces,
+        "createdAt": iso(created),
+        "features": [
+            {"id": "sites-page-traffic-insights", "plan": "premium", "frozen": False},
+            {"id": "sites-advanced-insights", "plan": "ultimate", "frozen": False},
+        ],
+        "urls": urls,
+    }
+
+
+PAGE_VIEW = "page_view"
+SITE_EVENT_CYCLE = (
+    PAGE_VIEW,
+    PAGE_VIEW,
+    "search_open",
+    PAGE_VIEW,
+    "link_click",
+    PAGE_VIEW,
+    PAGE_VIEW,
+    "page_post_feedback",
+    PAGE_VIEW,
+    "ask_question",
+)
+"""Event types dealt to a day's groups in this order: 60% page_view, 10% each of four others.
+
+A day with N groups therefore has ``ceil``-ish 0.6 N page_view groups (N=1500: 900, under
+GitBook's 1000-row limit per type; N=3000: 1800, over it) and about 0.1 N of each other type.
+"""
+SITE_EVENT_TYPES = tuple(dict.fromkeys(SITE_EVENT_CYCLE))
+MIN_GROUPS_PER_DAY = 6
+MAX_GROUPS_PER_DAY = 30
+PAGES_PER_SITE_SPACE = 25
+"""Pages of each published space that get events (the first ones, depth-first)."""
+
+SiteInsightKey = tuple[str, str | None, str]
+"""``(event_type, page_id or None for a 404, url_path)``: one group of a day's insights."""
+SiteInsightTotals = tuple[int, int, int]
+"""``(events, sessions, visitors)`` of one group."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteEventAtom:
+    """Aggregated events of one (site, UTC day, hour, event type, page, URL path).
+
+    The fake's finest grain: queries sum atoms, so a group's sessions and visitors are summed
+    over hours too (GitBook counts distinct ones; the difference does not matter to a client).
+    """
+
+    hour: int
+    event_type: str
+    page: tuple[str, str] | None
+    """``(page_id, space_id)``, or None: an unknown page, which for page_view is a 404."""
+    url_path: str
+    events: int
+    sessions: int
+    visitors: int
+
+    def page_ref(self) -> dict[str, str] | None:
+        """The ``page`` column's value, as GitBook returns it."""
+        return None if self.page is None else {"page": self.page[0], "space": self.page[1]}
+
+    @property
+    def key(self) -> SiteInsightKey:
+        return (self.event_type, None if self.page is None else self.page[0], self.url_path)
+
+
+@dataclass(frozen=True)
+class _SitePage:
+    """A page that gets events, and its URL path below the site's basename."""
+
+    page_id: str
+    space_id: str
+    rest: str
+    """``handbook/guide/setup``: the space's slug in the site, then the page's path."""
+
+
+def _digest(*parts: str) -> int:
+    """A stable 256-bit integer from ``parts`` (Python's ``hash`` is salted per process)."""
+    raw = "\x1f".join(parts).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=32).digest(), "big")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def _site_day_atoms(
+    site_id: str, basename: str, pages: Sequence[_SitePage], day: date, groups: int
+) -> tuple[SiteEventAtom, ...]:
+    """The atoms of one (site, day): ``groups`` distinct (event type, page, URL path) groups.
+
+    Group 0 is always a 404 page_view; a quarter of the other page_views are 404s too. Each group
+    lies in 1-3 distinct hours. Everything follows from ``(site_id, day, group index)``.
+    """
+    day_tag = day.isoformat()
+    used: set[SiteInsightKey] = set()
+    next_variant: dict[tuple[str, int], int] = {}
+    atoms: list[SiteEventAtom] = []
+    for i in range(groups):
+        h = _digest(site_id, day_tag, str(i))
+        event_type = SITE_EVENT_CYCLE[i % len(SITE_EVENT_CYCLE)]
+        if not pages:
+            event_type = PAGE_VIEW  # nothing to click or search on: only 404s
+        index = (h >> 16) % len(pages) if pages else 0
+        page: _SitePage | None = None
+        if pages and (event_type != PAGE_VIEW or (i > 0 and (h >> 8) % 4)):
+            page = pages[index]
+        if page is None:
+            event_type = PAGE_VIEW
+            missing = (h >> 24) % 10_000
+            key: SiteInsightKey = (event_type, None, f"/{basename}/missing-{missing}")
+            while key in used:
+                missing += 1
+                key = (event_type, None, f"/{basename}/missing-{missing}")
+        else:
+            # The same page reached through several URLs (site variants): /docs/~2/handbook/...
+            slot = (event_type, index)
+            variant = next_variant.get(slot, 0)
+            while True:
+                tilde = f"~{variant}/" if variant else ""
+                key = (event_type, page.page_id, f"/{basename}/{tilde}{page.rest}")
+                if key not in used:
+                    break
+                variant += 1
+            next_variant[slot] = variant + 1
+        used.add(key)
+        start, span = (h >> 40) % 24, 1 + (h >> 48) % 3
+        for hour in sorted({(start + 7 * j) % 24 for j in range(span)}):
+            bits = h >> (64 + (16 * hour) % 176)  # 16 fresh bits per hour
+            visitors = 1 + bits % 4
+            sessions = visitors + (bits >> 4) % 3
+            events = sessions + (bits >> 8) % 6
+            atoms.append(
+                SiteEventAtom(
+                    hour=hour,
+                    event_type=event_type,
+                    page=None if page is None else (page.page_id, page.space_id),
+                    url_path=key[2],
+                    events=events,
+                    sessions=sessions,
+                    visitors=visitors,
+                )
+            )
+    atoms.sort(key=lambda a: a.hour)
+    return tuple(atoms)
+
+
+# --- the dataset -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Dataset:
+    """Everything the fake API serves, plus the names of the awkward cases tests look for.
+
+    Build one with :meth:`demo` (small, hand-shaped, used by tests and the demo) or
+    :meth:`generate` (parameterised, lazy, used by benchmarks).
+    """
+
+    user: Row
+    organizations: list[Row]
+    spaces_by_org: dict[str, list[Row]]
+    members_by_org: dict[str, Sequence[Row]]
+    pages_by_space: dict[str, PageTree]
+    traffic_by_space: dict[str, TrafficSeries]
+    anchor: date
+    shared_member_id: str | None = None
+    """A user id that is a member of two or more orgs (it is the authenticated user's id)."""
+    empty_space_id: str | None = None
+    """A space with no pages and no traffic."""
+    awkward_space_id: str | None = None
+    """A space id containing ``+``, a space and ``/`` (must be percent-encoded in paths)."""
+    repeated_page_id: str | None = None
+    """A page id present in several spaces."""
+    nested_page_id: str | None = None
+    """A page that has a child which itself has a child."""
+    grandchild_page_id: str | None = None
+    guest_member_id: str | None = None
+    """A member whose ``role`` is ``null`` (a guest)."""
+    paginated_space_id: str | None = None
+    """A space with more than 5 top-level pages (needs 2+ content pages at the default size)."""
+    sites_by_org: dict[str, list[Row]] = field(default_factory=dict)
+    """Each org's Site objects; orgs missing here have no sites."""
+    spaces_by_site: dict[str, list[str]] = field(default_factory=dict)
+    """The spaces each site publishes (their pages get events); default: all of its org's."""
+    big_days: Mapping[date, int] = field(default_factory=dict)
+    """Days with this many insight groups for every site (instead of 6-30), to test splitting."""
+    site_groups_per_day: int | None = None
+    """Insight groups per site on every other day; None: 6-30, varying by site and day."""
+    awkward_site_id: str | None = None
+    """A site id containing ``+``, a space and ``/`` (must be percent-encoded in paths)."""
+    _spaces: dict[str, Row] = field(init=False, repr=False)
+    _sites: dict[str, Row] = field(init=False, repr=False)
+    _site_orgs: dict[str, str] = field(init=False, repr=False)
+    _site_pages: dict[str, tuple[_SitePage, ...]] = field(init=False, repr=False)
+    _atoms: dict[tuple[str, date], tuple[SiteEventAtom, ...]] = field(init=False, repr=False)
+    _atoms_lock: threading.Lock = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {s["id"]: s for spaces in self.spaces_by_org.values() for s in spaces}
+        object.__setattr__(self, "_spaces", index)
+        sites = {s["id"]: s for sites in self.sites_by_org.values() for s in sites}
+        object.__setattr__(self, "_sites", sites)
+        orgs = {s["id"]: org for org, sites in self.sites_by_org.items() for s in sites}
+        object.__setattr__(self, "_site_orgs", orgs)
+        object.__setattr__(self, "_site_pages", {})
+        object.__setattr__(self, "_atoms", {})
+        object.__setattr__(self, "_atoms_lock", threading.Lock())
+        if any(n < 0 for n in self.big_days.values()) or (self.site_groups_per_day or 0) < 0:
+            raise ValueError("insight groups per day must not be negative")
+
+    # -- accessors used by the server and by tests
+
+    def has_org(self, org_id: str) -> bool:
+        return org_id in self.spaces_by_org
+
+    def has_space(self, space_id: str) -> bool:
+        return space_id in self._spaces
+
+    def spaces_of(self, org_id: str) -> list[Row]:
+        return self.spaces_by_org[org_id]
+
+    def members_of(self, org_id: str) -> Sequence[Row]:
+        return self.members_by_org[org_id]
+
+    @property
+    def spaces(self) -> list[Row]:
+        """All spaces of all orgs, in org order."""
+        return list(self._spaces.values())
+
+    def space(self, space_id: str) -> Row:
+        return self._spaces[space_id]
+
+    def _known(self, space_id: str) -> str:
+        if space_id not in self._spaces:
+            raise KeyError(space_id)
+        return space_id
+
+    def page_tree(self, space_id: str) -> PageTree:
+        return self.pages_by_space.get(self._known(space_id), EMPTY_TREE)
+
+    def pages_of(self, space_id: str) -> Sequence[Row]:
+        """Top-level pages of the space's content; children are nested in each page's ``pages``."""
+        return self.page_tree(space_id).top
+
+    def traffic(self, space_id: str) -> TrafficSeries:
+        return self.traffic_by_space.get(self._known(space_id), EMPTY_TRAFFIC)
+
+    def traffic_of(self, space_id: str) -> Sequence[Row]:
+        return self.traffic(space_id).views
+
+    def revision_of(self, space_id: str) -> Row:
+        return make_revision(self._spaces[space_id])
+
+    # -- sites and site insights
+
+    def has_site(self, site_id: str) -> bool:
+        return site_id in self._sites
+
+    def sites_of(self, org_id: str) -> list[Row]:
+        """The org's sites as ``GET /orgs/{organizationId}/sites`` lists them."""
+        if not self.has_org(org_id):
+            raise KeyError(org_id)
+        return self.sites_by_org.get(org_id, [])
+
+    @property
+    def sites(self) -> list[Row]:
+        """All sites of all orgs, in org order (:meth:`site_org` tells whose each is)."""
+        return list(self._sites.values())
+
+    def site(self, site_id: str) -> Row:
+        return self._sites[site_id]
+
+    def site_org(self, site_id: str) -> str:
+        """The org a site belongs to; Site objects themselves do not say."""
+        return self._site_orgs[site_id]
+
+    def _pages_of_site(self, site_id: str) -> tuple[_SitePage, ...]:
+        """Pages with events: the first documents of each published space, URL paths unique."""
+        cached = self._site_pages.get(site_id)
+        if cached is not None:
+            return cached
+        org_id = self.site_org(site_id)
+        space_ids = self.spaces_by_site.get(site_id)
+        if space_ids is None:
+            space_ids = [space["id"] for space in self.spaces_of(org_id)]
+        pages: list[_SitePage] = []
+        slugs: set[str] = set()
+        for space_id in space_ids:
+            slug = _slug(space_id)
+            while slug in slugs:
+                slug += "-2"
+            slugs.add(slug)
+            visitable = (
+                p
+                for p in flatten_pages(self.pages_of(space_id))
+                if p.get("type") not in ("link", "group")
+            )
+            for page in itertools.islice(visitable, PAGES_PER_SITE_SPACE):
+                path = page.get("path") if isinstance(page.get("path"), str) else page["id"]
+                pages.append(_SitePage(page["id"], space_id, f"{slug}/{path}"))
+        result = tuple(pages)
+        self._site_pages[site_id] = result
+        return result
+
+    def groups_on(self, site_id: str, day: date) -> int:
+        """How many distinct (event type, page, URL path) groups the site has on ``day``."""
+        if day in self.big_days:
+            return self.big_days[day]
+        if self.site_groups_per_day is not None:
+            return self.site_groups_per_day
+        spread = MAX_GROUPS_PER_DAY - MIN_GROUPS_PER_DAY + 1
+        return MIN_GROUPS_PER_DAY + _digest(site_id, day.isoformat(), "groups") % spread
+
+    def site_events(self, site_id: str, day: date) -> tuple[SiteEventAtom, ...]:
+        """The site's aggregated events on one UTC day, ordered by hour (computed once, cached)."""
+        key = (site_id, day)
+        with self._atoms_lock:
+            cached = self._atoms.get(key)
+        if cached is not None:
+            return cached
+        basename = self.site(site_id).get("basename")
+        atoms = _site_day_atoms(
+            site_id,
+            basename if isinstance(basename, str) and basename else _slug(site_id),
+            self._pages_of_site(site_id),
+            day,
+            self.groups_on(site_id, day),
+        )
+        with self._atoms_lock:
+            if len(self._atoms) >= 4096:  # a long benchmark range: start over, stay bounded
+                self._atoms.clear()
+            self._atoms[key] = atoms
+        return atoms
+
+    def expected_site_insights(
+        self, site_id: str, day: date
+    ) -> dict[SiteInsightKey, SiteInsightTotals]:
+        """The day's groups, keyed ``(event_type, page_id or None, url_path)``, with
+        ``(events, sessions, visitors)`` summed over the day's hours.
+
+        This is what a client grouping one UTC day by eventType, page and urlPath must land.
+        Sessions and visitors are summed like events (the fake has no distinct visitors).
+        """
+        totals: dict[SiteInsightKey, SiteInsightTotals] = {}
+        for atom in self.site_events(site_id, day):
+            events, sessions, visitors = totals.get(atom.key, (0, 0, 0))
+            totals[atom.key] = (
+                events + atom.events,
+                sessions + atom.sessions,
+                visitors + atom.visitors,
+            )
+        return totals
+
+    def expected_site_insight_rows(self, days: Iterable[date]) -> int:
+        """Groups over all sites for the given days: the rows a per-day sync of them lands."""
+        days = list(days)
+        return sum(len(self.expected_site_insights(s, d)) for s in self._sites for d in days)
+
+    def expected_row_counts(self) -> dict[str, int]:
+        """Rows a correct full sync lands per table (nested pages flattened to one row each)."""
+        return {
+            "users": 1,
+            "organizations": len(self.organizations),
+            "spaces": len(self._spaces),
+            "org_members": sum(len(m) for m in self.members_by_org.values()),
+            "content": sum(self.page_tree(s).total for s in self._spaces),
+            "insights_traffic": sum(len(self.traffic_of(s)) for s in self._spaces),
+            "sites": len(self._sites),
+        }
+
+    # -- builders
+
+    @classmethod
+    def from_objects(
+        cls,
+        user: Row,
+        organizations: Sequence[Row],
+        spaces_by_org: Mapping[str, Sequence[Row]],
+        members_by_org: Mapping[str, Sequence[Row]] | None = None,
+        pages_by_space: Mapping[str, Sequence[Row] | PageTree] | None = None,
+        traffic_by_space: Mapping[str, Sequence[Row] | TrafficSeries] | None = None,
+        anchor: date = DEMO_ANCHOR,
+        sites_by_org: Mapping[str, Sequence[Row]] | None = None,
+        spaces_by_site: Mapping[str, Sequence[str]] | None = None,
+        big_days: Mapping[date, int] | None = None,
+    ) -> Dataset:
+        """A dataset serving exactly these objects (e.g. generated ones), paginated as usual.
+
+        ``pages_by_space`` holds each space's top-level pages with children nested in their
+        ``pages``; ``traffic_by_space`` holds each space's ``views``. Orgs or spaces missing from
+        the mappings have no spaces, members, pages or traffic. Objects are served as given (not
+        copied, not checked against a schema), except that the ids must make sense as an index:
+        org ids unique, space ids unique across all orgs (``/spaces/{id}`` addresses one space),
+        site ids unique across all orgs, and every key of a mapping an org, space or site this
+        dataset holds. Revisions are built from each space's ``revision``, ``updatedAt`` and
+        ``urls.app`` (see :func:`make_revision`). Site insights are generated as usual, from the
+        pages of the spaces in ``spaces_by_site`` (default: every space of the site's org).
+        """
+        org_ids = [org["id"] for org in organizations]
+        if len(set(org_ids)) != len(org_ids):
+            raise ValueError("organization ids must be unique")
+        known_orgs = set(org_ids)
+        members_by_org = members_by_org or {}
+        for name, mapping in (("spaces_by_org", spaces_by_org), ("members_by_org", members_by_org)):
+            unknown = set(mapping) - known_orgs
+            if unknown:
+                raise ValueError(f"{name} has orgs not in organizations: {sorted(unknown)!r}")
+        space_ids = [space["id"] for spaces in spaces_by_org.values() for space in spaces]
+        if len(set(space_ids)) != len(space_ids):
+            raise ValueError("space ids must be unique across all organizations")
+        pages_by_space = pages_by_space or {}
+        traffic_by_space = traffic_by_space or {}
+        for name, mapping in (
+            ("pages_by_space", pages_by_space),
+            ("traffic_by_space", traffic_by_space),
+        ):
+            unknown = set(mapping) - set(space_ids)
+            if unknown:
+                raise ValueError(f"{name} has spaces not in spaces_by_org: {sorted(unknown)!r}")
+        sites_by_org = sites_by_org or {}
+        unknown = set(sites_by_org) - known_orgs
+        if unknown:
+            raise ValueError(f"sites_by_org has orgs not in organizations: {sorted(unknown)!r}")
+        site_ids = [site["id"] for sites in sites_by_org.values() for site in sites]
+        if len(set(site_ids)) != len(site_ids):
+            raise ValueError("site ids must be unique across all organizations")
+        spaces_by_site = spaces_by_site or {}
+        unknown = set(spaces_by_site) - set(site_ids)
+        if unknown:
+            raise ValueError(f"spaces_by_site has sites not in sites_by_org: {sorted(unknown)!r}")
+        unknown = {s for spaces in spaces_by_site.values() for s in spaces} - set(space_ids)
+        if unknown:
+            raise ValueError(f"spaces_by_site has spaces not in spaces_by_org: {sorted(unknown)!r}")
+        return cls(
+            user=user,
+            organizations=list(organizations),
+            spaces_by_org={o: list(spaces_by_org.get(o, ())) for o in org_ids},
+            members_by_org={o: members_by_org.get(o, ()) for o in org_ids},
+            pages_by_space={
+                s: tree if isinstance(tree, PageTree) else PageTree.of(tree)
+                for s, tree in pages_by_space.items()
+            },
+            traffic_by_space={
+                s: views if isinstance(views, TrafficSeries) else TrafficSeries(views)
+                for s, views in traffic_by_space.items()
+            },
+            anchor=anchor,
+            sites_by_org={o: list(sites_by_org[o]) for o in org_ids if o in sites_by_org},
+            spaces_by_site={site: list(spaces) for site, spaces in spaces_by_site.items()},
+            big_days=dict(big_days or {}),
+        )
+
+    @classmethod
+    def demo(cls, anchor: date = DEMO_ANCHOR) -> Dataset:
+        """The small hand-shaped dataset with every awkward case (see the class attributes)."""
+        return _build_demo(anchor)
+
+    @classmethod
+    def generate(
+        cls,
+        *,
+        orgs: int = 4,
+        spaces_per_org: int = 8,
+        members_per_org: int = 60,
+        pages_per_space: int = 30,
+        traffic_points_per_space: int = 30,
+        shared_user: bool = True,
+        awkward_ids: bool = True,
+        nested_pages: bool = True,
+        empty_spaces: int = 0,
+        anchor: date = DEMO_ANCHOR,
+        sites_per_org: int = 2,
+        big_days: Mapping[date, int] | None = None,
+        site_groups_per_day: int | None = None,
+    ) -> Dataset:
+        """A parameterised dataset for benchmarks; members, pages, traffic and insights are lazy.
+
+        ``pages_per_space`` counts every page of a space's tree (the ``content`` rows). With
+        ``nested_pages`` the tree starts with ``intro`` then ``guide`` > ``guide-setup`` >
+        ``guide-setup-advanced``; the rest are flat top-level pages. ``shared_user`` makes the
+        authenticated user a member of every org; ``awkward_ids`` gives each org's first space
+        and first site an id with ``+``, a space and ``/``. The last ``empty_spaces`` spaces have
+        no content. Site ``s`` of an org publishes the org's spaces ``s``, ``s + sites_per_org``,
+        ... Every site has ``big_days[day]`` insight groups on those days, and
+        ``site_groups_per_day`` (default: 6-30, varying) on every other day.
+        """
+        return _build_generated(
+            orgs=orgs,
+            spaces_per_org=spaces_per_org,
+            members_per_org=members_per_org,
+            pages_per_space=pages_per_space,
+            traffic_points=traffic_points_per_space,
+            shared_user=shared_user,
+            awkward_ids=awkward_ids,
+            nested_pages=nested_pages,
+            empty_spaces=empty_spaces,
+            anchor=anchor,
+            sites_per_org=sites_per_org,
+            big_days=big_days or {},
+            site_groups_per_day=site_groups_per_day,
+        )
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+_DEMO_ORGS = (("org-acme", "Acme Docs"), ("org-globex", "Globex Corporation"))
+_DEMO_SPACES = {
+    "org-acme": (
+        ("acme-handbook", "Handbook", "public"),
+        ("acme-api", "API Reference", "public"),
+        ("acme-empty", "Empty Drafts", "private"),
+        ("sp+ace x/1", "Awkward Space", "unlisted"),
+        ("acme-changelog", "Changelog", "public"),
+        ("acme-design", "Design System", "private"),
+    ),
+    "org-globex": (
+        ("globex-docs", "Globex Docs", "public"),
+        ("globex-runbooks", "Runbooks", "private"),
+    ),
+}
+# (site id, title, basename, published spaces); ids that need no URL encoding.
+_DEMO_SITES = {
+    "org-acme": (
+        ("site_docs", "Acme Documentation", "docs", ("acme-handbook", "acme-api", "sp+ace x/1")),
+        ("site_changelog", "Acme Changelog", "changelog", ("acme-changelog",)),
+    ),
+    "org-globex": (("site_globex", "Globex Help Center", "help", ("globex-docs",)),),
+}
+_DEMO_PEOPLE = {
+    "org-acme": (
+        ("user-grace", "Grace Hopper", "create"),
+        ("user-alan", "Alan Turing", "edit"),
+        ("user-edsger", "Edsger Dijkstra", "review"),
+        ("user-barbara", "Barbara Liskov", "comment"),
+        ("user-ken", "Ken Thompson", "read"),
+        ("user-linus", "Linus Torvalds", "read"),
+    ),
+    "org-globex": (
+        ("user-margaret", "Margaret Hamilton", "admin"),
+        ("user-dennis", "Dennis Ritchie", "edit"),
+        ("user-guest", "Guest Reviewer", None),
+    ),
+}
+
+
+def _demo_pages(pm: PageMaker, space_id: str) -> list[Row]:
+    intro = pm.document("intro", "Introduction", "intro")
+    if space_id == "acme-handbook":
+        advanced = pm.document("guide-setup-advanced", "Advanced setup", "guide/setup/advanced")
+        setup = pm.document("guide-setup", "Setup", "guide/setup", [advanced], icon="gear")
+        faq = pm.document("guide-faq", "FAQ", "guide/faq")
+        reference = pm.group(
+            "reference",
+            "Reference",
+            "reference",
+            [
+                pm.document("reference-api", "API", "reference/api"),
+                pm.document("reference-cli", "CLI", "reference/cli"),
+            ],
+        )
+        return [
+            intro,
+            pm.document("guide", "Guide", "guide", [setup, faq], cover={"yPos": 0}),
+            reference,
+            pm.link("changelog-link", "Changelog", "https://example.com/changelog"),
+            pm.document("glossary", "Glossary", "glossary"),
+            pm.document("contributing", "Contributing", "contributing"),
+        ]
+    if space_id == "sp+ace x/1":
+        notes = pm.document("notes-2024", "Notes 2024", "notes/2024")
+        return [intro, pm.document("notes", "Notes", "notes", [notes])]
+    return [
+        intro,
+        pm.document("overview", "Overview", "overview"),
+        pm.document("faq", "FAQ", "faq"),
+    ]
+
+
+def _build_demo(anchor: date) -> Dataset:
+    base = midnight(anchor)
+    user = make_user("user-ada", "Ada Lovelace", "ada@example.com")
+    organizations = [
+        make_organization(org_id, title, base - timedelta(days=900 - 100 * i))
+        for i, (org_id, title) in enumerate(_DEMO_ORGS)
+    ]
+    spaces_by_org: dict[str, list[Row]] = {}
+    pages: dict[str, PageTree] = {}
+    traffic: dict[str, TrafficSeries] = {}
+    salt = 0
+    for org_id, specs in _DEMO_SPACES.items():
+        spaces_by_org[org_id] = []
+        for space_id, title, visibility in specs:
+            salt += 1
+            created = base - timedelta(days=400 - salt)
+            space = make_space(space_id, org_id, title, created, visibility=visibility)
+            spaces_by_org[org_id].append(space)
+            if space_id == "acme-empty":
+                continue
+            pm = PageMaker(space, edited=base - timedelta(days=salt))
+            pages[space_id] = PageTree.of(_demo_pages(pm, space_id))
+            traffic[space_id] = traffic_series(anchor, TRAFFIC_DAYS, salt)
+
+    sites_by_org: dict[str, list[Row]] = {}
+    spaces_by_site: dict[str, list[str]] = {}
+    for n, (org_id, site_specs) in enumerate(_DEMO_SITES.items()):
+        sites_by_org[org_id] = []
+        for k, (site_id, title, basename, site_spaces) in enumerate(site_specs):
+            created = base - timedelta(days=200 - 10 * n - k)
+            sites_by_org[org_id].append(
+                make_site(
+                    site_id, org_id, title, created, basename=basename, site_spaces=len(site_spaces)
+                )
+            )
+            spaces_by_site[site_id] = list(site_spaces)
+
+    own_roles = {"org-acme": "admin", "org-globex": "read"}
+    members: dict[str, Sequence[Row]] = {}
+    for n, (org_id, people) in enumerate(_DEMO_PEOPLE.items()):
+        joined = base - timedelta(days=300 - 10 * n)
+        rows = [make_member(user, own_roles[org_id], joined, spaces=3)]
+        for i, (person_id, name, role) in enumerate(people, start=1):
+            person = make_user(person_id, name, f"{person_id.removeprefix('user-')}@example.com")
+            rows.append(
+                make_member(
+                    person,
+                    role,
+                    joined + timedelta(days=i),
+                    disabled=person_id == "user-linus",
+                )
+            )
+        members[org_id] = rows
+
+    return Dataset(
+        user=user,
+        organizations=organizations,
+        spaces_by_org=spaces_by_org,
+        members_by_org=members,
+        pages_by_space=pages,
+        traffic_by_space=traffic,
+        anchor=anchor,
+        shared_member_id=user["id"],
+        empty_space_id="acme-empty",
+        awkward_space_id="sp+ace x/1",
+        repeated_page_id="intro",
+        nested_page_id="guide",
+        grandchild_page_id="guide-setup-advanced",
+        guest_member_id="user-guest",
+        paginated_space_id="acme-handbook",
+        sites_by_org=sites_by_org,
+        spaces_by_site=spaces_by_site,
+    )
+
+
+# --- generated -------------------------------------------------------------------------------
+
+_ROLES = ("admin", "create", "edit", "review", "comment", "read")
+
+
+def _generated_tree(pm: PageMaker, total: int, nested: bool) -> PageTree:
+    """``total`` pages: an optional fixed nested head, then lazily built flat pages."""
+    head: list[Row] = []
+    if total >= 1:
+        head.append(pm.document("intro", "Introduction", "intro"))
+    if nested and total >= 4:
+        advanced = pm.document("guide-setup-advanced", "Advanced setup", "guide/setup/advanced")
+        setup = pm.document("guide-setup", "Setup", "guide/setup", [advanced])
+        head.append(pm.document("guide", "Guide", "guide", [setup]))
+    head_total = count_pages(head)
+    flat = max(total - head_total, 0)
+
+    def top_level(i: int) -> Row:
+        if i < len(head):
+            return head[i]
+        k = i - len(head) + head_total
+        return pm.document(f"page-{k:05d}", f"Page {k}", f"page-{k:05d}")
+
+    return PageTree(top=LazyRows(len(head) + flat, top_level), total=head_total + flat)
+
+
+def _build_generated(
+    *,
+    orgs: int,
+    spaces_per_org: int,
+    members_per_org: int,
+    pages_per_space: int,
+    traffic_points: int,
+    shared_user: bool,
+    awkward_ids: bool,
+    nested_pages: bool,
+    empty_spaces: int,
+    anchor: date,
+    sites_per_org: int,
+    big_days: Mapping[date, int],
+    site_groups_per_day: int | None,
+) -> Dataset:
+    sizes = (orgs, spaces_per_org, members_per_org, pages_per_space, traffic_points, sites_per_org)
+    if min(sizes) < 0:
+        raise ValueError("dataset sizes must not be negative")
+    base = midnight(anchor)
+    user = make_user("user-bench", "Benchmark User", "bench@example.com")
+    organizations: list[Row] = []
+    spaces_by_org: dict[str, list[Row]] = {}
+    members: dict[str, Sequence[Row]] = {}
+    pages: dict[str, PageTree] = {}
+    traffic: dict[str, TrafficSeries] = {}
+    all_space_ids: list[str] = []
+    sites_by_org: dict[str, list[Row]] = {}
+    spaces_by_site: dict[str, list[str]] = {}
+
+    for o in range(orgs):
+        org_id = f"org-{o:03d}"
+        organizations.append(make_organization(org_id, f"Organization {o:03d}", base))
+        spaces_by_org[org_id] = []
+        for s in range(spaces_per_org):
+            space_id = f"sp+ace x/{o:03d}" if awkward_ids and s == 0 else f"space-{o:03d}-{s:03d}"
+            created = base - timedelta(days=365)
+            space = make_space(space_id, org_id, f"Space {o:03d}/{s:03d}", created)
+            spaces_by_org[org_id].append(space)
+            all_space_ids.append(space_id)
+            pm = PageMaker(space, edited=base - timedelta(days=1))
+            pages[space_id] = _generated_tree(pm, pages_per_space, nested_pages)
+            traffic[space_id] = traffic_series(anchor, traffic_points, len(all_space_ids))
+        members[org_id] = _generated_members(user, o, members_per_org, shared_user, base)
+        sites_by_org[org_id] = []
+        for k in range(sites_per_org):
+            site_id = f"site +x/{o:03d}" if awkward_ids and k == 0 else f"site_{o:03d}_{k:02d}"
+            published = [s["id"] for s in spaces_by_org[org_id][k::sites_per_org]]
+            spaces_by_site[site_id] = published
+            sites_by_org[org_id].append(
+                make_site(
+                    site_id,
+                    org_id,
+                    f"Site {o:03d}/{k:02d}",
+                    base - timedelta(days=180),
+                    basename=f"site-{k:02d}",
+                    site_spaces=len(published),
+                )
+            )
+
+    empties = all_space_ids[len(all_space_ids) - empty_spaces :] if empty_spaces else []
+    for space_id in empties:
+        pages.pop(space_id)
+        traffic.pop(space_id)
+    has_nested = nested_pages and pages_per_space >= 4
+    return Dataset(
+        user=user,
+        organizations=organizations,
+        spaces_by_org=spaces_by_org,
+        members_by_org=members,
+        pages_by_space=pages,
+        traffic_by_space=traffic,
+        anchor=anchor,
+        shared_member_id=user["id"] if shared_user and orgs >= 2 and members_per_org else None,
+        empty_space_id=empties[0] if empties else None,
+        awkward_space_id=next((s for s in all_space_ids if "/" in s), None),
+        repeated_page_id="intro" if pages_per_space and len(all_space_ids) > 1 else None,
+        nested_page_id="guide" if has_nested else None,
+        grandchild_page_id="guide-setup-advanced" if has_nested else None,
+        sites_by_org=sites_by_org,
+        spaces_by_site=spaces_by_site,
+        big_days=dict(big_days),
+        site_groups_per_day=site_groups_per_day,
+        awkward_site_id=next((s for s in spaces_by_site if "/" in s), None),
+    )
+
+
+def _generated_members(
+    user: Row, org_index: int, count: int, shared_user: bool, base: datetime
+) -> Sequence[Row]:
+    """Members of one org; member 0 is the authenticated user when shared (or in the first org)."""
+    user_first = count > 0 and (shared_user or org_index == 0)
+
+    def member(i: int) -> Row:
+        joined = base - timedelta(days=200 - i % 200)
+        if i == 0 and user_first:
+            return make_member(user, "admin", joined)
+        person_id = f"user-{org_index:03d}-{i:05d}"
+        person = make_user(person_id, f"Person {org_index}-{i}", f"{person_id}@example.com")
+        return make_member(person, _ROLES[i % len(_ROLES)], joined)
+
+    return LazyRows(count, member)

@@ -1,0 +1,281 @@
+"""What the GitBook source loads, as data: endpoints, keys, parents and column hints.
+
+Everything that differs between resources lives here, so the source builder (`source.py`) and the
+Dagster layer read one table instead of repeating per-resource code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dlt.common.schema.typing import TColumnSchema
+
+DEFAULT_BASE_URL = "https://api.gitbook.com"
+TOKEN_HINT = (
+    "Set a valid token in GITBOOK_ACCESS_TOKEN, or `access_token` under [sources.gitbook] in "
+    ".dlt/secrets.toml (see .dlt/secrets.toml.example)."
+)
+SOURCE_NAME = "gitbook"
+DATASET_NAME = "gitbook"
+
+# The design document's retry policy: retry only these, at most 3 retries (4 attempts),
+# exponential backoff with factor 2 (2 s, 4 s, 8 s), honouring Retry-After.
+RETRY_STATUSES: tuple[int, ...] = (429, 500, 502, 503, 504)
+MAX_RETRIES = 3
+BACKOFF_FACTOR = 2.0
+MAX_RETRY_DELAY_SECONDS = 300.0
+REQUEST_TIMEOUT_SECONDS = 60.0
+# Requests in flight at once across all resources; low enough that an account is not throttled.
+MAX_CONCURRENCY = 8
+# A guard, not a limit anyone should reach: a resource that pages this far is treated as a loop.
+MAX_PAGES_PER_REQUEST_CHAIN = 100_000
+
+
+def _col(data_type: str, nullable: bool = True) -> TColumnSchema:
+    return {"data_type": data_type, "nullable": nullable}  # type: ignore[typeddict-item]
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """One GitBook endpoint and how it lands in the warehouse."""
+
+    name: str
+    path: str
+    data_selector: str
+    primary_key: tuple[str, ...]
+    description: str
+    columns: dict[str, TColumnSchema] = field(default_factory=dict)
+    parent: str | None = None
+    """Parent resource whose `id` fills the path placeholder."""
+    parent_key: str | None = None
+    """Column in this resource's rows that carries the parent's id; also the placeholder in
+    `path` that the parent's id fills."""
+    removed_hint: str | None = None
+    """For an endpoint GitBook has removed from its current API: a 404 or 410 then means
+    "not served to this account", and this hint is the run log's warning instead of a failure."""
+
+
+# Nested objects and arrays named in the spec (`urls`, `user`, `cover`, `layout`, `emailDomains`,
+# `pages`) are declared `json`: one row per entity, cheap merges, and a stable column whatever
+# the nested shape. Undeclared nested fields follow dlt's defaults (objects flatten to `a__b`
+# columns, lists become child tables such as `content__tags`).
+USERS = ResourceSpec(
+    name="users",
+    path="/v1/user",
+    data_selector="$",
+    primary_key=("id",),
+    description="The GitBook user that owns the access token (GET /v1/user).",
+    columns={
+        "id": _col("text", nullable=False),
+        "object": _col("text"),
+        "display_name": _col("text"),
+        "email": _col("text"),
+        "photo_url": _col("text"),
+        "urls": _col("json"),
+    },
+)
+
+ORGANIZATIONS = ResourceSpec(
+    name="organizations",
+    path="/v1/orgs",
+    data_selector="items",
+    primary_key=("id",),
+    description="Organizations the token can see (GET /v1/orgs).",
+    columns={
+        "id": _col("text", nullable=False),
+        "object": _col("text"),
+        "type": _col("text"),
+        "title": _col("text"),
+        "created_at": _col("timestamp"),
+        "default_role": _col("text"),
+        "email_domains": _col("json"),
+        "invite_links": _col("bool"),
+        "plan": _col("text"),
+        "urls": _col("json"),
+        "use_case": _col("text"),
+    },
+)
+
+SPACES = ResourceSpec(
+    name="spaces",
+    path="/v1/orgs/{organization_id}/spaces",
+    data_selector="items",
+    primary_key=("id",),
+    description=(
+        "Spaces of each organization (GET /v1/orgs/{organizationId}/spaces). Not in the design "
+        "document, but content and traffic are per space and need its ids."
+    ),
+    columns={
+        "id": _col("text", nullable=False),
+        "organization_id": _col("text", nullable=False),
+        "object": _col("text"),
+        "title": _col("text"),
+        "visibility": _col("text"),
+        "created_at": _col("timestamp"),
+        "updated_at": _col("timestamp"),
+        "urls": _col("json"),
+    },
+    parent="organizations",
+    parent_key="organization_id",
+)
+
+ORG_MEMBERS = ResourceSpec(
+    name="org_members",
+    path="/v1/orgs/{organization_id}/members",
+    data_selector="items",
+    # The member id is the user id: one person in two orgs is two rows.
+    primary_key=("organization_id", "id"),
+    description="Members of each organization (GET /v1/orgs/{organizationId}/members).",
+    columns={
+        "organization_id": _col("text", nullable=False),
+        "id": _col("text", nullable=False),
+        "object": _col("text"),
+        "role": _col("text"),
+        "user": _col("json"),
+        "disabled": _col("bool"),
+        "joined_at": _col("timestamp"),
+        "last_seen_at": _col("timestamp"),
+        "sso": _col("bool"),
+        "spaces": _col("bigint"),
+        "teams": _col("bigint"),
+    },
+    parent="organizations",
+    parent_key="organization_id",
+)
+
+CONTENT = ResourceSpec(
+    name="content",
+    path="/v1/spaces/{space_id}/content",
+    data_selector="pages",
+    # Page ids repeat across spaces.
+    primary_key=("space_id", "id"),
+    description=(
+        "Every page of each space's current revision (GET /v1/spaces/{spaceId}/content), the "
+        "page tree flattened to one row per page with `parent_page_id`; `pages` holds the ids "
+        "of the direct children."
+    ),
+    columns={
+        "space_id": _col("text", nullable=False),
+        "id": _col("text", nullable=False),
+        "parent_page_id": _col("text"),
+        "type": _col("text"),
+        "kind": _col("text"),
+        "title": _col("text"),
+        "path": _col("text"),
+        "slug": _col("text"),
+        "document_id": _col("text"),
+        "icon": _col("text"),
+        "cover": _col("json"),
+        "layout": _col("json"),
+        "pages": _col("json"),
+        "urls": _col("json"),
+    },
+    parent="spaces",
+    parent_key="space_id",
+)
+
+INSIGHTS_TRAFFIC = ResourceSpec(
+    name="insights_traffic",
+    path="/v1/spaces/{space_id}/insights/traffic",
+    data_selector="views",
+    # Traffic points have no id, and every space reports the same timestamps.
+    primary_key=("space_id", "timestamp"),
+    description=(
+        "Page views per day for each space (GET /v1/spaces/{spaceId}/insights/traffic, "
+        "GitBook API up to 0.91.0)."
+    ),
+    removed_hint=(
+        "this account's API no longer serves space traffic (the endpoint left GitBook's API "
+        "after 0.91.0); use site_insights_daily"
+    ),
+    columns={
+        "space_id": _col("text", nullable=False),
+        "timestamp": _col("timestamp", nullable=False),
+        # Nullable: a value that is not a whole number goes to a variant column, and the
+        # `counts_are_non_negative_integers...` check fails on the null left here.
+        "count": _col("bigint"),
+    },
+    parent="spaces",
+    parent_key="space_id",
+)
+
+SITES = ResourceSpec(
+    name="sites",
+    path="/v1/orgs/{organization_id}/sites",
+    data_selector="items",
+    primary_key=("id",),
+    description=(
+        "Published documentation sites of each organization (GET /v1/orgs/{organizationId}/"
+        "sites, API 0.202.0). Today's analytics are per site: see site_insights_daily."
+    ),
+    columns={
+        "id": _col("text", nullable=False),
+        "organization_id": _col("text", nullable=False),
+        "object": _col("text"),
+        "type": _col("text"),
+        "applied_type": _col("text"),
+        "title": _col("text"),
+        "hostname": _col("text"),
+        "basename": _col("text"),
+        "visibility": _col("text"),
+        "default_level": _col("text"),
+        "published": _col("bool"),
+        "site_spaces": _col("bigint"),
+        "created_at": _col("timestamp"),
+        "permissions": _col("json"),
+        "features": _col("json"),
+        "urls": _col("json"),
+    },
+    parent="organizations",
+    parent_key="organization_id",
+)
+
+RESOURCES: tuple[ResourceSpec, ...] = (
+    USERS,
+    ORGANIZATIONS,
+    SPACES,
+    ORG_MEMBERS,
+    SITES,
+    CONTENT,
+    INSIGHTS_TRAFFIC,
+)
+
+SITE_INSIGHTS_DAILY = ResourceSpec(
+    name="site_insights_daily",
+    path="/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate",
+    data_selector="columns",
+    # The issue's (site, day, event type, page) plus the URL path: every 404 has a null page and
+    # differs only by URL, and page ids repeat across a site's spaces.
+    primary_key=("site_id", "day", "event_type", "page_space_id", "page_id", "url_path"),
+    description=(
+        "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
+        "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). A null "
+        "page_id is a URL that matched no page: a 404, with its url_path. Daily partitions."
+    ),
+    columns={
+        "site_id": _col("text", nullable=False),
+        "organization_id": _col("text", nullable=False),
+        "day": _col("date", nullable=False),
+        "event_type": _col("text", nullable=False),
+        "page_space_id": _col("text"),
+        "page_id": _col("text"),
+        "url_path": _col("text"),
+        "events_count": _col("bigint"),
+        "sessions_count": _col("bigint"),
+        "visitors_count": _col("bigint"),
+        "query_split": _col("text"),
+    },
+    parent="sites",
+    parent_key="site_id",
+)
+# Replaced a whole (site, day) at a time: dlt's delete-insert deletes every row of the
+# (site_id, day) pairs in a load, then inserts the load's rows.
+SITE_INSIGHTS_MERGE_KEY = ("site_id", "day")
+
+TABLES: tuple[ResourceSpec, ...] = (*RESOURCES, SITE_INSIGHTS_DAILY)
+"""Every table, whichever pipeline loads it."""
+RESOURCES_BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in TABLES}
+
+# When space ids are configured, spaces are fetched one by one instead of discovered per org.
+SPACE_BY_ID_PATH = "/v1/spaces/{space_id}"
+CONFIGURED_SPACES_RESOURCE = "configured_space_ids"

@@ -1,0 +1,253 @@
+"""The GitBook dlt source: the design document's `rest_api` configuration, made correct."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TSchemaContract
+from dlt.extract.resource import DltResource
+from dlt.sources.rest_api import rest_api_resources
+from dlt.sources.rest_api.typing import RESTAPIConfig
+from requests import Session
+
+from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
+from analytics_assets.gitbook.paginator import GitBookCursorPaginator
+from analytics_assets.gitbook.path_segment import PathSegment, encode_id
+from analytics_assets.gitbook.rows import (
+    flatten_page_tree,
+    rename_parent_key,
+    space_organization_id,
+    unwrap_data_envelope,
+)
+from analytics_assets.gitbook.settings import (
+    BACKOFF_FACTOR,
+    CONFIGURED_SPACES_RESOURCE,
+    DEFAULT_BASE_URL,
+    MAX_CONCURRENCY,
+    MAX_PAGES_PER_REQUEST_CHAIN,
+    MAX_RETRIES,
+    REQUEST_TIMEOUT_SECONDS,
+    RESOURCES,
+    SOURCE_NAME,
+    SPACE_BY_ID_PATH,
+    SPACES,
+    ResourceSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+# Row mappers per resource, applied after the parent key is renamed.
+EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
+    "users": [{"map": unwrap_data_envelope}],
+    # Their ids are placed in child paths: encode them there, load them unchanged.
+    "organizations": [{"map": encode_id}],
+    "spaces": [{"map": encode_id}],
+    "content": [{"yield_map": flatten_page_tree}],
+}
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """What every resource entry shares: retry budget, page cap, where warnings and page
+    counts go."""
+
+    attempts: int
+    max_pages: int
+    warn: Callable[[str], None]
+    on_page: Callable[[str], None] | None
+
+
+def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404: bool) -> Any:
+    return response_guard(
+        spec.name,
+        data_selector=data_selector,
+        attempts=policy.attempts,
+        skip_not_found=skip_404,
+        warn=policy.warn,
+        on_page=policy.on_page,
+        removed_hint=spec.removed_hint,
+    )
+
+
+def _endpoint_resource(spec: ResourceSpec, policy: _Policy) -> dict[str, Any]:
+    """The `rest_api` resource entry for one spec: paginator, errors, keys and column hints."""
+    endpoint: dict[str, Any] = {
+        "path": spec.path,
+        "data_selector": spec.data_selector,
+        "paginator": GitBookCursorPaginator(spec.name, max_pages=policy.max_pages),
+        # A child whose parent vanished between listing and fetching is skipped, not fatal.
+        "response_actions": [
+            _guard(spec, policy, data_selector=spec.data_selector, skip_404=spec.parent is not None)
+        ],
+    }
+    resource: dict[str, Any] = {
+        "name": spec.name,
+        "endpoint": endpoint,
+        "primary_key": list(spec.primary_key),
+        "write_disposition": "merge",
+        "columns": dict(spec.columns),
+        "processing_steps": [],
+    }
+    if spec.parent is not None and spec.parent_key is not None:
+        # Each parent's pages are fetched by one of dlt's extract workers, concurrently.
+        resource["parallelized"] = True
+        endpoint["params"] = {
+            spec.parent_key: {"type": "resolve", "resource": spec.parent, "field": "id"}
+        }
+        resource["include_from_parent"] = ["id"]
+        rename = rename_parent_key(spec.parent, spec.parent_key)
+        resource["processing_steps"].append({"map": rename})
+    return resource
+
+
+def _spaces_by_id(space_ids: Sequence[str], policy: _Policy) -> list[Any]:
+    """`spaces` fetched one by one from configured ids, plus the unloaded resource seeding it."""
+
+    @dlt.resource(name=CONFIGURED_SPACES_RESOURCE, selected=False)
+    def configured_space_ids() -> Iterator[list[dict[str, Any]]]:
+        yield [{"id": PathSegment(space_id)} for space_id in space_ids]
+
+    resource = _endpoint_resource(SPACES, policy)
+    resource["endpoint"].update(
+        path=SPACE_BY_ID_PATH,
+        data_selector="$",
+        # A configured space that does not exist is a configuration error: fail on its 404.
+        response_actions=[_guard(SPACES, policy, data_selector="$", skip_404=False)],
+        params={
+            "space_id": {"type": "resolve", "resource": CONFIGURED_SPACES_RESOURCE, "field": "id"}
+        },
+    )
+    del resource["include_from_parent"]
+    resource["processing_steps"] = [{"map": space_organization_id}]
+    return [configured_space_ids, resource]
+
+
+def build_rest_api_config(
+    *,
+    access_token: str,
+    base_url: str = DEFAULT_BASE_URL,
+    space_ids: Sequence[str] | None = None,
+    max_retries: int = MAX_RETRIES,
+    backoff_factor: float = BACKOFF_FACTOR,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    max_concurrency: int = MAX_CONCURRENCY,
+    allow_insecure_http: bool = False,
+    warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
+) -> RESTAPIConfig:
+    """The `rest_api` configuration for every GitBook resource.
+
+    `space_ids`, when given, replaces space discovery: each space is fetched by id. `warn`
+    receives the warnings a person should see in the run log (skipped deleted parents);
+    `on_page` is called with the resource name for every page fetched.
+    """
+    base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
+    policy = _Policy(attempts=max_retries + 1, max_pages=max_pages, warn=warn, on_page=on_page)
+    resources: list[Any] = []
+    for spec in RESOURCES:
+        if spec is SPACES and space_ids:
+            *seeds, resource = _spaces_by_id(space_ids, policy)
+            resources.extend(seeds)
+        else:
+            resource = _endpoint_resource(spec, policy)
+        resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        resources.append(resource)
+
+    session = build_session(
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        request_timeout=request_timeout,
+        max_concurrency=max_concurrency,
+    )
+    return {"client": _client(access_token, base_url, session), "resources": resources}
+
+
+def _client(access_token: str, base_url: str, session: Session) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "auth": {"type": "bearer", "token": access_token},
+        "session": session,
+    }
+
+
+def discovery_resources(
+    specs: Sequence[ResourceSpec],
+    *,
+    access_token: str,
+    base_url: str,
+    session: Session,
+    attempts: int,
+    max_pages: int,
+    warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
+) -> RESTAPIConfig:
+    """`rest_api` entries that list parents for another source without loading them.
+
+    Same paths, pagination, errors and id encoding as the main source's entries for `specs`.
+    """
+    policy = _Policy(attempts=attempts, max_pages=max_pages, warn=warn, on_page=on_page)
+    resources: list[Any] = []
+    for spec in specs:
+        resource = _endpoint_resource(spec, policy)
+        resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        resource["selected"] = False
+        resources.append(resource)
+    return {"client": _client(access_token, base_url, session), "resources": resources}
+
+
+# Shape drift never fails a sync: new fields become columns, and a value that cannot be coerced
+# to its column's type lands in a variant column (`count__v_text`), leaving the typed column
+# null, where the asset checks flag it. GitBook types many counts as JSON `number`, so an
+# integer-then-fractional field is routine; freezing types would fail whole syncs on it.
+SCHEMA_CONTRACT: TSchemaContract = {"tables": "evolve", "columns": "evolve", "data_type": "evolve"}
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, schema_contract=SCHEMA_CONTRACT)
+def gitbook_source(
+    access_token: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    space_ids: list[str] | None = None,
+    max_retries: int = MAX_RETRIES,
+    backoff_factor: float = BACKOFF_FACTOR,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
+    max_concurrency: int = MAX_CONCURRENCY,
+    allow_insecure_http: bool = False,
+    warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
+) -> list[DltResource]:
+    """GitBook users, organizations, spaces, members, content and traffic.
+
+    Args:
+        access_token: GitBook API token (`sources.gitbook.access_token` in dlt's secrets).
+        base_url: API host without `/v1`, e.g. `https://api.gitbook.com`.
+        space_ids: Load only these spaces instead of discovering every org's spaces.
+        max_retries: Retries on 429/500/502/503/504 (the spec: 3, so 4 attempts).
+        backoff_factor: Exponential backoff factor between retries, in seconds (the spec: 2).
+        request_timeout: Per-request timeout in seconds.
+        max_pages: Pages one request chain may follow before it is treated as a loop.
+        max_concurrency: Requests in flight at once. Run dlt's extract with at least this many
+            workers (`extract.workers`) to use them all.
+        allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
+        warn: Where warnings for the run log go (skipped deleted parents).
+        on_page: Called with the resource name for every page fetched (progress reporting).
+    """
+    config = build_rest_api_config(
+        access_token=access_token,
+        base_url=base_url,
+        space_ids=space_ids,
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        request_timeout=request_timeout,
+        max_pages=max_pages,
+        max_concurrency=max_concurrency,
+        allow_insecure_http=allow_insecure_http,
+        warn=warn,
+        on_page=on_page,
+    )
+    return rest_api_resources(config)

@@ -1,0 +1,34 @@
+"""Jobs over the GitBook assets; asset jobs also run the checks of the assets they select."""
+
+from dagster import AssetSelection, define_asset_job
+
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.translator import GROUP_NAME, asset_key
+
+FULL_SYNC_JOB_NAME = "gitbook_full_sync"
+TRAFFIC_SYNC_JOB_NAME = "gitbook_traffic_sync"
+SITE_INSIGHTS_JOB_NAME = "gitbook_site_insights_sync"
+
+_site_insights = AssetSelection.assets(asset_key(SITE_INSIGHTS_DAILY.name))
+
+# The partitioned site insights have their own job: one job cannot mix partitioned and
+# unpartitioned assets, and a day's insights should not wait for a full sync.
+gitbook_full_sync_job = define_asset_job(
+    name=FULL_SYNC_JOB_NAME,
+    selection=AssetSelection.groups(GROUP_NAME) - _site_insights,
+    description="Sync every unpartitioned GitBook table in one dlt pipeline run, then check it.",
+)
+
+# dlt fetches organizations and spaces to reach traffic anyway; loading them too keeps every
+# traffic row's space_id resolvable (and the parent checks green) between daily syncs.
+gitbook_traffic_sync_job = define_asset_job(
+    name=TRAFFIC_SYNC_JOB_NAME,
+    selection=AssetSelection.assets(asset_key("insights_traffic")).upstream(),
+    description="Sync insights_traffic and the spaces and organizations it hangs off.",
+)
+
+gitbook_site_insights_job = define_asset_job(
+    name=SITE_INSIGHTS_JOB_NAME,
+    selection=_site_insights,
+    description="Load the chosen UTC day(s) of site_insights_daily, then check the table.",
+)

@@ -1,0 +1,253 @@
+"""Dagster resources: the GitBook connection (with its secret) and the warehouse/pipeline factory.
+
+Both resolve environment variables and dlt configuration when a run starts, never at import, so
+`dagster dev` and `dagster definitions validate` work with nothing configured.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dlt
+from dagster import ConfigurableResource, EnvVar
+from pydantic import Field
+
+if TYPE_CHECKING:
+    from dlt.common.runtime.collector_base import Collector
+    from dlt.extract.source import DltSource
+
+from analytics_assets.gitbook.settings import (
+    DATASET_NAME,
+    MAX_CONCURRENCY,
+    MAX_RETRIES,
+    SOURCE_NAME,
+    TOKEN_HINT,
+)
+
+TOKEN_ENV = "GITBOOK_ACCESS_TOKEN"
+BASE_URL_ENV = "GITBOOK_BASE_URL"
+SPACE_IDS_ENV = "GITBOOK_SPACE_IDS"
+INSECURE_HTTP_ENV = "GITBOOK_ALLOW_INSECURE_HTTP"
+MAX_CONCURRENCY_ENV = "GITBOOK_MAX_CONCURRENCY"
+DESTINATION_ENV = "ANALYTICS_DESTINATION"
+DUCKDB_PATH_ENV = "ANALYTICS_DUCKDB_PATH"
+PIPELINES_DIR_ENV = "ANALYTICS_DLT_PIPELINES_DIR"
+DUCKDB_MEMORY_LIMIT_ENV = "ANALYTICS_DUCKDB_MEMORY_LIMIT"
+
+DEFAULT_DESTINATION = "duckdb"
+DEFAULT_DUCKDB_PATH = Path("data") / "gitbook.duckdb"
+DEFAULT_PIPELINES_DIR = Path("data") / "dlt_pipelines"
+# DuckDB's buffer pool would otherwise grow to 80% of RAM during a large merge; with this cap it
+# spills instead (W2 in benchmarks/: peak RSS 434 MB -> see README there).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+PIPELINE_NAME = "gitbook"
+
+
+def _first_set(*values: str | None) -> str | None:
+    return next((value for value in values if value), None)
+
+
+class GitBookResource(ConfigurableResource):
+    """How to reach GitBook. Each field falls back to its environment variable, then to dlt's
+    configuration (`[sources.gitbook]` in `.dlt/config.toml` and `.dlt/secrets.toml`)."""
+
+    access_token: str | None = Field(
+        default=None, description=f"GitBook API token; falls back to ${TOKEN_ENV}."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=f"API host without /v1; falls back to ${BASE_URL_ENV}, then dlt config.",
+    )
+    space_ids: list[str] | None = Field(
+        default=None,
+        description=(
+            f"Load only these spaces instead of discovering them; falls back to ${SPACE_IDS_ENV} "
+            "(comma-separated), then `space_ids` in dlt config."
+        ),
+    )
+    backoff_factor: float | None = Field(
+        default=None, description="Seconds factor of the exponential retry backoff (spec: 2)."
+    )
+    request_timeout: float | None = Field(default=None, description="Per-request timeout (s).")
+    max_concurrency: int | None = Field(
+        default=None,
+        description=(
+            f"Requests in flight at once; falls back to ${MAX_CONCURRENCY_ENV}, then "
+            f"`max_concurrency` in dlt config, then {MAX_CONCURRENCY}."
+        ),
+    )
+    max_pages: int | None = Field(
+        default=None, description="Pages one request chain may follow before it counts as a loop."
+    )
+    allow_insecure_http: bool | None = Field(
+        default=None,
+        description=(
+            f"Send the token over plain http:// to a non-loopback host; falls back to "
+            f"${INSECURE_HTTP_ENV}. Off by default."
+        ),
+    )
+
+    def attempts(self) -> int:
+        """Requests per call before giving up: the configured retries plus the first try."""
+        retries = dlt.config.get(f"sources.{SOURCE_NAME}.max_retries", int)
+        return (retries if retries is not None else MAX_RETRIES) + 1
+
+    def resolve_access_token(self) -> str:
+        token = _first_set(
+            self.access_token,
+            EnvVar(TOKEN_ENV).get_value(),
+            dlt.secrets.get(f"sources.{SOURCE_NAME}.access_token"),
+        )
+        if not token:
+            from analytics_assets.gitbook.errors import GitBookConfigError
+
+            raise GitBookConfigError(f"No GitBook access token is configured. {TOKEN_HINT}")
+        return token
+
+    def resolve_space_ids(self) -> list[str] | None:
+        if self.space_ids:
+            return list(self.space_ids)
+        from_env = EnvVar(SPACE_IDS_ENV).get_value()
+        if from_env:
+            return [part.strip() for part in from_env.split(",") if part.strip()]
+        return None
+
+    def resolve_max_concurrency(self) -> int:
+        if self.max_concurrency:
+            return self.max_concurrency
+        from_env = EnvVar(MAX_CONCURRENCY_ENV).get_value()
+        if from_env:
+            return int(from_env)
+        return int(dlt.config.get(f"sources.{SOURCE_NAME}.max_concurrency") or MAX_CONCURRENCY)
+
+    def resolve_allow_insecure_http(self) -> bool | None:
+        if self.allow_insecure_http is not None:
+            return self.allow_insecure_http
+        from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
+        return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
+
+    def _source_kwargs(
+        self, warn: Callable[[str], None] | None, on_page: Callable[[str], None] | None
+    ) -> dict[str, Any]:
+        """Settings both sources take; unset ones are left to dlt's config and defaults."""
+        overrides: dict[str, Any] = {
+            "access_token": self.resolve_access_token(),
+            "base_url": _first_set(self.base_url, EnvVar(BASE_URL_ENV).get_value()),
+            "backoff_factor": self.backoff_factor,
+            "request_timeout": self.request_timeout,
+            "max_pages": self.max_pages,
+            "max_concurrency": self.resolve_max_concurrency(),
+            "allow_insecure_http": self.resolve_allow_insecure_http(),
+            "warn": warn,
+            "on_page": on_page,
+        }
+        return {key: value for key, value in overrides.items() if value is not None}
+
+    def build_source(
+        self,
+        warn: Callable[[str], None] | None = None,
+        on_page: Callable[[str], None] | None = None,
+    ) -> "DltSource":
+        """A fresh source for one run (dagster-dlt mutates a reused source's schema).
+
+        `warn` receives warnings meant for the run log, such as a skipped deleted space;
+        `on_page` the name of the resource each fetched page belongs to.
+        """
+        from analytics_assets.gitbook import gitbook_source
+
+        space_ids = self.resolve_space_ids()
+        kwargs = self._source_kwargs(warn, on_page)
+        return gitbook_source(**kwargs, **({"space_ids": space_ids} if space_ids else {}))
+
+    def build_site_insights_source(
+        self,
+        days: Sequence[date],
+        warn: Callable[[str], None] | None = None,
+        on_page: Callable[[str], None] | None = None,
+    ) -> "DltSource":
+        """A fresh site insights source for these UTC days (one run's partitions)."""
+        from analytics_assets.gitbook.site_insights_source import site_insights_source
+
+        return site_insights_source(list(days), **self._source_kwargs(warn, on_page))
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where the data lands: any dlt destination, DuckDB by default."""
+
+    destination: str | None = Field(
+        default=None,
+        description=f"dlt destination name; falls back to ${DESTINATION_ENV}, then 'duckdb'.",
+    )
+    duckdb_path: str | None = Field(
+        default=None,
+        description=f"DuckDB file; falls back to ${DUCKDB_PATH_ENV}, then {DEFAULT_DUCKDB_PATH}.",
+    )
+    duckdb_memory_limit: str | None = Field(
+        default=None,
+        description=(
+            f"DuckDB's memory_limit during loads; falls back to ${DUCKDB_MEMORY_LIMIT_ENV}, "
+            f"then {DEFAULT_DUCKDB_MEMORY_LIMIT}."
+        ),
+    )
+    pipelines_dir: str | None = Field(
+        default=None,
+        description=(
+            f"dlt's local working folder; falls back to ${PIPELINES_DIR_ENV}, then "
+            f"{DEFAULT_PIPELINES_DIR}."
+        ),
+    )
+    dataset_name: str = Field(default=DATASET_NAME, description="dlt dataset (schema) name.")
+
+    def resolve_destination(self) -> str:
+        return _first_set(self.destination, EnvVar(DESTINATION_ENV).get_value()) or (
+            DEFAULT_DESTINATION
+        )
+
+    def resolve_duckdb_path(self) -> Path:
+        configured = _first_set(self.duckdb_path, EnvVar(DUCKDB_PATH_ENV).get_value())
+        return Path(configured or DEFAULT_DUCKDB_PATH).resolve()
+
+    def resolve_pipelines_dir(self) -> Path:
+        configured = _first_set(self.pipelines_dir, EnvVar(PIPELINES_DIR_ENV).get_value())
+        return Path(configured or DEFAULT_PIPELINES_DIR).resolve()
+
+    def loader_file_format(self) -> str | None:
+        """DuckDB ingests JSON lines about twice as fast as INSERT statements (measured in
+        benchmarks/); other destinations keep dlt's preferred format."""
+        return "jsonl" if self.resolve_destination() == "duckdb" else None
+
+    def build_pipeline(
+        self,
+        pipeline_name: str = PIPELINE_NAME,
+        progress: "Collector | None" = None,
+        pipelines_dir: Path | None = None,
+    ) -> dlt.Pipeline:
+        """A dlt pipeline for this run; credentials other than DuckDB's come from dlt's config.
+
+        `progress` is a dlt collector that reports the run's extract, normalize and load;
+        `pipelines_dir` overrides the configured working folder (for a run-private one).
+        """
+        destination: Any = self.resolve_destination()
+        if destination == "duckdb":
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+            path = self.resolve_duckdb_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            memory_limit = _first_set(
+                self.duckdb_memory_limit, EnvVar(DUCKDB_MEMORY_LIMIT_ENV).get_value()
+            )
+            destination = dlt.destinations.duckdb(
+                credentials=DuckDbCredentials(
+                    str(path),
+                    global_config={"memory_limit": memory_limit or DEFAULT_DUCKDB_MEMORY_LIMIT},
+                )
+            )
+        pipelines_dir = pipelines_dir or self.resolve_pipelines_dir()
+        return dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=destination,
+            dataset_name=self.dataset_name,
+            pipelines_dir=str(pipelines_dir),
+            **({"progress": progress} if progress is not None else {}),
+        )

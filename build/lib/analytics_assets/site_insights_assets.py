@@ -1,0 +1,105 @@
+"""`gitbook/site_insights_daily`: a daily-partitioned asset with its own dlt pipeline.
+
+Its own `@dlt_assets` so its partitions never force partitions on the other tables, and its own
+pipeline name in a run-private working folder so two runs never share a pipeline's local state.
+A run covers one day or, in a backfill, a range of days; each day replaces its rows.
+
+Backfills are single runs (`BackfillPolicy.single_run()`): inside a run every (site, day) is a
+task for dlt's extract workers, so a month costs little more wall time than a day, and
+`dagster asset materialize --partition-range` (which requires this policy) works from the CLI.
+"""
+
+import tempfile
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+)
+from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt import config as dlt_config
+from dlt import resource as dlt_resource
+from dlt.common.schema import Schema
+from dlt.extract.source import DltSource
+
+from analytics_assets.assets import CONCURRENCY_POOL, run_source
+from analytics_assets.failures import explained_failures
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
+from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.translator import GitBookTranslator, asset_key
+
+SITE_INSIGHTS_ASSETS_NAME = "gitbook_site_insights"
+SITE_INSIGHTS_PIPELINE = "gitbook_site_insights"
+SITE_INSIGHTS_KEY = asset_key(SITE_INSIGHTS_DAILY.name)
+
+
+def site_insights_partitions(start: date) -> DailyPartitionsDefinition:
+    """UTC days from `start` through today: `end_offset=1` makes today's partition exist, so the
+    hourly schedule can refresh it while the day is still running."""
+    return DailyPartitionsDefinition(
+        start_date=start.isoformat(), timezone="UTC", end_offset=1, fmt="%Y-%m-%d"
+    )
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """The UTC days in [start, end)."""
+    return [start + timedelta(days=offset) for offset in range((end - start).days)]
+
+
+def _template() -> DltSource:
+    """The source's shape for the asset spec; each run builds the real one."""
+    resource = dlt_resource([], name=SITE_INSIGHTS_DAILY.name)
+    return DltSource(Schema(SITE_INSIGHTS_PIPELINE), SITE_INSIGHTS_PIPELINE, [resource])
+
+
+def build_site_insights_assets(
+    partitions_def: DailyPartitionsDefinition,
+    *,
+    destination: str = "duckdb",
+    freshness_window: timedelta | None = None,
+    progress_seconds: float = DEFAULT_PROGRESS_SECONDS,
+) -> AssetsDefinition:
+    """The partitioned multi-asset; a backfill of any range of days is one run."""
+    windows = {SITE_INSIGHTS_DAILY.name: freshness_window} if freshness_window else None
+    translator = GitBookTranslator(destination=destination, freshness_windows=windows)
+
+    @dlt_assets(
+        dlt_source=_template(),
+        dlt_pipeline=None,  # type: ignore[arg-type]  # built per run by WarehouseResource
+        name=SITE_INSIGHTS_ASSETS_NAME,
+        dagster_dlt_translator=translator,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        # The same pool as the other tables: an embedded DuckDB file takes one writer.
+        pool=CONCURRENCY_POOL,
+    )
+    def site_insights_assets(
+        context: AssetExecutionContext,
+        dlt: DagsterDltResource,
+        gitbook: GitBookResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[MaterializeResult]:
+        window = context.partition_time_window
+        days = days_between(window.start.date(), window.end.date())
+        context.log.info(f"Site insights for {len(days)} UTC day(s): {days[0]} .. {days[-1]}")
+        with explained_failures(gitbook.attempts()):
+            progress = SyncProgress(context.log, log_period=progress_seconds)
+            source = gitbook.build_site_insights_source(
+                days, warn=context.log.warning, on_page=progress.page
+            )
+            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
+            run_dir = warehouse.resolve_pipelines_dir() / SITE_INSIGHTS_PIPELINE
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f"{context.run.run_id}-", dir=run_dir) as tmp:
+                pipeline = warehouse.build_pipeline(
+                    SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
+                )
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse)
+
+    return site_insights_assets

@@ -1,0 +1,75 @@
+"""Fixtures: a live bundled GitBook API, a throwaway DuckDB warehouse, and an asset runner."""
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, Runner, Warehouse
+from analytics_assets_tests.postgres import (
+    REQUIRE_ENV,
+    PostgresServer,
+    find_bindir,
+    running_postgres,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's GitBook or warehouse settings, or their dlt folder."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    # As in .dlt/config.toml, which tests do not read (they run in their tmp dir).
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    return Dataset.demo()
+
+
+@pytest.fixture
+def fake_api(dataset: Dataset) -> Iterator[FakeGitBookAPI]:
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "dlt_pipelines")
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture
+def runner(fake_api: FakeGitBookAPI, warehouse: Warehouse, instance: DagsterInstance) -> Runner:
+    return Runner(fake_api, warehouse, instance)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the session; each test takes its own database."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set but no PostgreSQL binaries (initdb) were found.")
+        pytest.skip("PostgreSQL binaries (initdb, postgres) not found; install postgresql.")
+    with running_postgres(bindir) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this test."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:60]
+    return postgres_server.create_database(name)

@@ -1,0 +1,183 @@
+"""What tests share besides fixtures: the test token, the warehouse and the asset runner."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    materialize,
+)
+from dagster_dlt import DagsterDltResource
+
+from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.checks import build_checks
+from analytics_assets.devtools.fake_api import FakeGitBookAPI
+from analytics_assets.operations import OperationsConfig
+from analytics_assets.resources import (
+    BASE_URL_ENV,
+    DESTINATION_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    SPACE_IDS_ENV,
+    TOKEN_ENV,
+    GitBookResource,
+    WarehouseResource,
+)
+
+TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
+# Small enough that retry tests take milliseconds, large enough to tell from Retry-After.
+TEST_BACKOFF_FACTOR = 0.01
+
+
+# Variables a developer may have set that no test may see (conftest clears them).
+SETTINGS_ENV = (
+    TOKEN_ENV,
+    BASE_URL_ENV,
+    SPACE_IDS_ENV,
+    DESTINATION_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+)
+
+# The asset graph: each table and the tables it hangs off.
+EXPECTED_PARENTS = {
+    "users": set(),
+    "organizations": set(),
+    "spaces": {"organizations"},
+    "org_members": {"organizations"},
+    "sites": {"organizations"},
+    "content": {"spaces"},
+    "insights_traffic": {"spaces"},
+    "site_insights_daily": {"sites"},
+}
+
+
+class _Queries:
+    """Row counts and table names for any warehouse that can run SQL (`?` placeholders)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"select count(*) from gitbook.{table}")[0][0])
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "select table_name from information_schema.tables where table_schema = 'gitbook'"
+        )
+        return {row[0] for row in rows}
+
+
+@dataclass
+class Warehouse(_Queries):
+    """A DuckDB file and dlt folder under the test's tmp dir."""
+
+    duckdb_path: Path
+    pipelines_dir: Path
+
+    def resource(self) -> WarehouseResource:
+        return WarehouseResource(
+            duckdb_path=str(self.duckdb_path), pipelines_dir=str(self.pipelines_dir)
+        )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+
+@dataclass
+class PostgresWarehouse(_Queries):
+    """A PostgreSQL database reached the way a user configures it: dlt's credentials variable."""
+
+    url: str
+    pipelines_dir: Path
+
+    def resource(self) -> WarehouseResource:
+        return WarehouseResource(destination="postgres", pipelines_dir=str(self.pipelines_dir))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        with psycopg2.connect(self.url) as con, con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), list(params))
+            return list(cursor.fetchall())
+
+
+@dataclass
+class Runner:
+    """Materializes the real GitBook assets against the fake API and the test warehouse."""
+
+    api: FakeGitBookAPI
+    warehouse: Warehouse | PostgresWarehouse
+    instance: DagsterInstance
+    ops: OperationsConfig = field(default_factory=OperationsConfig)
+    clock: Callable[[], datetime] | None = None
+
+    def gitbook(self, **overrides: Any) -> GitBookResource:
+        settings: dict[str, Any] = {
+            "access_token": TEST_TOKEN,
+            "base_url": self.api.base_url,
+            "backoff_factor": TEST_BACKOFF_FACTOR,
+            **overrides,
+        }
+        return GitBookResource(**settings)
+
+    def resources(self, **gitbook_overrides: Any) -> dict[str, Any]:
+        return {
+            "dlt": DagsterDltResource(),
+            "gitbook": self.gitbook(**gitbook_overrides),
+            "warehouse": self.warehouse.resource(),
+        }
+
+    def run_checks(self) -> ExecuteInProcessResult:
+        """Every asset check, without loading anything first."""
+        return materialize(
+            [build_gitbook_assets(), *build_checks(self.ops, self.clock)],
+            selection=AssetSelection.all_asset_checks(),
+            instance=self.instance,
+            resources=self.resources(),
+            raise_on_error=False,
+        )
+
+    def materialize(
+        self,
+        selection: Sequence[str] | None = None,
+        *,
+        raise_on_error: bool = True,
+        with_checks: bool = False,
+        extra_assets: Sequence[AssetsDefinition] = (),
+        **gitbook_overrides: Any,
+    ) -> ExecuteInProcessResult:
+        assets = build_gitbook_assets()
+        keys = [AssetKey(["gitbook", name]) for name in selection] if selection else None
+        checks = build_checks(self.ops, self.clock) if with_checks else []
+        return materialize(
+            [assets, *checks, *extra_assets],
+            selection=keys,
+            instance=self.instance,
+            resources=self.resources(**gitbook_overrides),
+            raise_on_error=raise_on_error,
+        )
+
+
+def failure_message(result: ExecuteInProcessResult) -> str:
+    """The step failure's message and its causes, as a person sees them in the run log."""
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert failures, "expected the run to fail"
+    error = failures[0].step_failure_data.error
+    parts = []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    user_failure = failures[0].step_failure_data.user_failure_data
+    if user_failure is not None and user_failure.description:
+        parts.insert(0, user_failure.description)
+    return "\n".join(parts)

@@ -1,0 +1,100 @@
+"""The code location loads with nothing configured and describes the graph a user expects."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, Definitions
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+
+from analytics_assets.definitions import defs
+from analytics_assets.gitbook.settings import RESOURCES_BY_NAME
+from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN, Runner
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXPECTED_DEPS = EXPECTED_PARENTS
+
+
+def key(name: str) -> AssetKey:
+    return AssetKey(["gitbook", name])
+
+
+def test_definitions_load_without_a_token() -> None:
+    assert "GITBOOK_ACCESS_TOKEN" not in os.environ
+    Definitions.validate_loadable(defs())
+
+
+def test_assets_have_keys_deps_group_kinds_description_and_columns() -> None:
+    graph = defs().resolve_asset_graph()
+
+    assert {k for k in graph.get_all_asset_keys()} == {key(name) for name in EXPECTED_DEPS}
+    for name, parents in EXPECTED_DEPS.items():
+        node = graph.get(key(name))
+        assert node.parent_keys == {key(p) for p in parents}, name
+        assert node.group_name == "gitbook"
+        assert node.kinds == {"dlt", "duckdb"}
+        assert node.description == RESOURCES_BY_NAME[name].description
+        table = TableMetadataSet.extract(node.metadata)
+        assert table.column_schema is not None
+        assert {c.name for c in table.column_schema.columns} == set(RESOURCES_BY_NAME[name].columns)
+        assert table.table_name == f"gitbook.{name}"
+
+
+def test_dagster_cli_validates_the_code_location_without_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITBOOK_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_one_asset_materializes_only_what_it_needs(runner: Runner) -> None:
+    result = runner.materialize(["content"])
+
+    assert result.success
+    materialized = {m.asset_key for m in result.asset_materializations_for_node("gitbook")}
+    assert materialized == {key("content")}
+    assert runner.warehouse.tables() & set(EXPECTED_DEPS) == {"content"}
+    assert not runner.api.requests_to("/v1/user")
+    assert not runner.api.requests_to("/v1/orgs/{organizationId}/members")
+    assert not runner.api.requests_to("/v1/spaces/{spaceId}/insights/traffic")
+    assert runner.api.requests_to("/v1/orgs/{organizationId}/spaces")
+
+
+@pytest.mark.parametrize("env_token", [True, False])
+def test_dlt_configuration_is_the_token_fallback(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, env_token: bool
+) -> None:
+    if env_token:
+        monkeypatch.setenv("GITBOOK_ACCESS_TOKEN", TEST_TOKEN)
+    else:
+        # dlt's own naming for `access_token` under [sources.gitbook].
+        monkeypatch.setenv("SOURCES__GITBOOK__ACCESS_TOKEN", TEST_TOKEN)
+
+    assert runner.materialize(["users"], access_token=None).success
+
+
+def test_the_spec_template_has_the_same_resources_as_the_real_source() -> None:
+    from analytics_assets.assets import source_template
+    from analytics_assets.gitbook import gitbook_source
+
+    real = gitbook_source(access_token="x", base_url="https://api.gitbook.com")
+
+    assert list(source_template().selected_resources) == list(real.selected_resources)
+
+
+def test_asset_kinds_follow_the_configured_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYTICS_DESTINATION", "postgres")
+
+    graph = defs().resolve_asset_graph()
+
+    assert {frozenset(graph.get(key(name)).kinds) for name in EXPECTED_DEPS} == {
+        frozenset({"dlt", "postgres"})
+    }

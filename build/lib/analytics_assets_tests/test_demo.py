@@ -1,0 +1,31 @@
+"""The README's first command: the jobs on the bundled API into DuckDB, with a table."""
+
+from pathlib import Path
+
+import pytest
+
+from analytics_assets.devtools import demo
+from analytics_assets.devtools.bundled import recent_days
+from analytics_assets.devtools.fake_api import Dataset
+
+
+def test_demo_runs_the_main_job_and_prints_rows_per_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    duckdb_path = tmp_path / "demo.duckdb"
+    exit_code = demo.main(
+        ["--duckdb-path", str(duckdb_path), "--pipelines-dir", str(tmp_path / "pipelines")]
+    )
+
+    assert exit_code == 0
+    assert duckdb_path.exists()
+    printed = capsys.readouterr().out
+    rows = {
+        line.split()[0]: int(line.split()[1])
+        for line in printed.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    for table, count in Dataset.demo().expected_row_counts().items():
+        assert rows[table] == count
+    assert rows["site_insights_daily"] == Dataset.demo().expected_site_insight_rows(recent_days())
+    assert "Asset checks: 35 of 35 passed." in printed

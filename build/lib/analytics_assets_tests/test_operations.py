@@ -1,0 +1,183 @@
+"""Schedules, freshness policies and the concurrency pool, as Dagster loads them."""
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DefaultScheduleStatus
+from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
+
+from analytics_assets.definitions import defs
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.gitbook.settings import RESOURCES
+from analytics_assets_tests.harness import TEST_TOKEN
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
+
+
+def key(name: str) -> AssetKey:
+    return AssetKey(["gitbook", name])
+
+
+def test_schedules_default_to_documented_crons_in_utc_and_start_stopped() -> None:
+    schedules = {s.name: s for s in defs().schedules}
+
+    daily = schedules["gitbook_daily_full_sync"]
+    hourly = schedules["gitbook_hourly_traffic_sync"]
+    assert (daily.cron_schedule, hourly.cron_schedule) == ("0 3 * * *", "15 * * * *")
+    assert daily.execution_timezone == hourly.execution_timezone == "UTC"
+    assert daily.default_status == hourly.default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_schedule_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYTICS_FULL_SYNC_CRON", "30 1 * * *")
+    monkeypatch.setenv("ANALYTICS_TRAFFIC_SYNC_CRON", "*/30 * * * *")
+    monkeypatch.setenv("ANALYTICS_SCHEDULE_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("ANALYTICS_SCHEDULES_RUNNING", "true")
+
+    schedules = {s.name: s for s in defs().schedules}
+
+    assert schedules["gitbook_daily_full_sync"].cron_schedule == "30 1 * * *"
+    assert schedules["gitbook_hourly_traffic_sync"].cron_schedule == "*/30 * * * *"
+    assert {s.execution_timezone for s in schedules.values()} == {"Europe/Paris"}
+    assert {s.default_status for s in schedules.values()} == {DefaultScheduleStatus.RUNNING}
+
+
+def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    full = definitions.resolve_job_def("gitbook_full_sync")
+    traffic = definitions.resolve_job_def("gitbook_traffic_sync")
+
+    assert full.asset_layer.selected_asset_keys == {key(t) for t in TABLES}
+    assert traffic.asset_layer.selected_asset_keys == {
+        key("organizations"),
+        key("spaces"),
+        key("insights_traffic"),
+    }
+    # Asset jobs run the checks of what they select.
+    assert {node.name for node in full.nodes} == {"gitbook"} | {f"{t}_checks" for t in TABLES}
+    assert "users_checks" not in {node.name for node in traffic.nodes}
+    assert len(graph.asset_check_keys) == 35
+    # The partitioned site insights have a job of their own, with their checks.
+    insights = definitions.resolve_job_def("gitbook_site_insights_sync")
+    assert insights.asset_layer.selected_asset_keys == {key("site_insights_daily")}
+    assert insights.partitions_def is not None
+    assert {node.name for node in insights.nodes} == {
+        "gitbook_site_insights",
+        "site_insights_daily_checks",
+    }
+
+
+def test_every_asset_has_a_freshness_policy_with_configurable_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def windows() -> dict[str, timedelta]:
+        graph = defs().resolve_asset_graph()
+        policies = {t: graph.get(key(t)).freshness_policy for t in TABLES}
+        assert all(isinstance(p, TimeWindowFreshnessPolicy) for p in policies.values())
+        return {t: p.fail_window.to_timedelta() for t, p in policies.items()}  # type: ignore[union-attr]
+
+    defaults = windows()
+    assert defaults["insights_traffic"] == timedelta(hours=2)
+    assert {defaults[t] for t in TABLES if t != "insights_traffic"} == {timedelta(hours=26)}
+
+    monkeypatch.setenv("ANALYTICS_TRAFFIC_FRESHNESS_HOURS", "1")
+    monkeypatch.setenv("ANALYTICS_FRESHNESS_HOURS", "50")
+    changed = windows()
+    assert changed["insights_traffic"] == timedelta(hours=1)
+    assert changed["users"] == timedelta(hours=50)
+
+
+def test_definitions_expose_schedules_freshness_and_every_check() -> None:
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+
+    assert {s.name for s in definitions.schedules} == {
+        "gitbook_daily_full_sync",
+        "gitbook_hourly_traffic_sync",
+        "gitbook_hourly_site_insights_today",
+        "gitbook_daily_site_insights_close_day",
+    }
+    checks_per_table = {t: 0 for t in (*TABLES, "site_insights_daily")}
+    for check_key in graph.asset_check_keys:
+        checks_per_table[check_key.asset_key.path[-1]] += 1
+    assert checks_per_table == {
+        "users": 4,
+        "organizations": 4,
+        "spaces": 4,
+        "org_members": 4,
+        "sites": 4,
+        "content": 4,
+        "insights_traffic": 6,
+        "site_insights_daily": 5,
+    }
+
+
+def test_overlapping_runs_queue_on_the_pool_instead_of_writing_at_once(tmp_path: Path) -> None:
+    """Two syncs launched together, as two schedule ticks would be: the pool serializes them."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    DagsterInstance.from_config(str(home)).dispose()  # create its storage once, as a deployment has
+    dataset = Dataset.demo()
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, latency=0.02) as api:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "GITBOOK_ACCESS_TOKEN": TEST_TOKEN,
+            "GITBOOK_BASE_URL": api.base_url,
+            "ANALYTICS_DUCKDB_PATH": str(tmp_path / "shared.duckdb"),
+            "ANALYTICS_DLT_PIPELINES_DIR": str(tmp_path / "pipelines"),
+        }
+        command = [
+            sys.executable, "-m", "dagster", "job", "execute",
+            "-m", "analytics_assets.definitions", "-j", "gitbook_full_sync",
+        ]  # fmt: skip
+        runs = [
+            subprocess.Popen(
+                command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        records = instance.get_run_records()
+        assert len(records) == 2
+        intervals = []
+        blocked: set[str | None] = set()
+        for record in records:
+            starts, ends = {}, {}
+            for event in instance.all_logs(record.dagster_run.run_id):
+                if event.dagster_event is None or event.step_key is None:
+                    continue
+                if event.dagster_event.event_type == DagsterEventType.STEP_START:
+                    starts[event.step_key] = event.timestamp
+                if event.dagster_event.event_type == DagsterEventType.STEP_SUCCESS:
+                    ends[event.step_key] = event.timestamp
+            assert set(starts) == set(ends) and "gitbook" in starts
+            blocked |= {
+                event.step_key
+                for event in instance.all_logs(record.dagster_run.run_id)
+                if "Step blocked by limit for pool gitbook_dlt_pipeline" in event.user_message
+            }
+            intervals += [(starts[s], ends[s], record.dagster_run.run_id) for s in starts]
+    assert "gitbook" in blocked, "one run's sync waited for the other's to release the pool"
+    # The sync and every check hold the pool: no two steps of either run overlap in time.
+    intervals.sort()
+    assert all(nxt[0] >= cur[1] for cur, nxt in itertools.pairwise(intervals))
+    assert {run for *_, run in intervals} == {r.dagster_run.run_id for r in records}
+    with duckdb.connect(str(tmp_path / "shared.duckdb"), read_only=True) as con:
+        counts = {
+            t: con.execute(f"select count(*) from gitbook.{t}").fetchall()[0][0] for t in TABLES
+        }
+    assert counts == dataset.expected_row_counts()

@@ -1,0 +1,392 @@
+"""`site_insights_daily` end to end: the bundled API (which validates every request body against
+GitBook's 0.202.0 schema), Dagster's partitioned materialization, a real DuckDB file."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import (
+    AssetsDefinition,
+    AssetSelection,
+    ExecuteInProcessResult,
+    build_schedule_context,
+    materialize,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from analytics_assets.checks import build_table_checks
+from analytics_assets.definitions import build_definitions
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.operations import OperationsConfig
+from analytics_assets.site_insights_assets import (
+    build_site_insights_assets,
+    site_insights_partitions,
+)
+from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = date(2024, 6, 30)
+ROWS_SQL = (
+    "select site_id, event_type, page_space_id, page_id, url_path, events_count, "
+    "sessions_count, visitors_count from gitbook.site_insights_daily where day = ?"
+)
+
+
+def site_insights(start: date = date(2024, 1, 1)) -> AssetsDefinition:
+    return build_site_insights_assets(site_insights_partitions(start))
+
+
+def load(
+    runner: Runner,
+    first: date,
+    last: date | None = None,
+    *,
+    with_checks: bool = False,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    """Materialize one day, or the days first..last in one run (how a backfill runs them)."""
+    assets: list[Any] = [site_insights()]
+    if with_checks:
+        assets.append(build_table_checks(SITE_INSIGHTS_DAILY, OperationsConfig()))
+    if last is None:
+        return materialize(
+            assets,
+            partition_key=first.isoformat(),
+            instance=runner.instance,
+            resources=runner.resources(),
+            raise_on_error=raise_on_error,
+        )
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+    }
+    return materialize(
+        assets,
+        tags=tags,
+        instance=runner.instance,
+        resources=runner.resources(),
+        raise_on_error=raise_on_error,
+    )
+
+
+def loaded_day(runner: Runner, day: date) -> dict[tuple, tuple]:
+    """The day's rows keyed like `Dataset.expected_site_insights`, per site."""
+    return {
+        (site, event_type, page_id, url_path): (events, sessions, visitors)
+        for site, event_type, _, page_id, url_path, events, sessions, visitors in (
+            runner.warehouse.query(ROWS_SQL, [day])
+        )
+    }
+
+
+def expected_day(dataset: Dataset, day: date) -> dict[tuple, tuple]:
+    return {
+        (site["id"], *key): counts
+        for site in dataset.sites
+        for key, counts in dataset.expected_site_insights(site["id"], day).items()
+    }
+
+
+def snapshot(runner: Runner) -> list[tuple]:
+    """Every row without dlt's bookkeeping columns, sorted."""
+    rows = runner.warehouse.query(
+        "select * exclude (_dlt_load_id, _dlt_id) from gitbook.site_insights_daily"
+    )
+    return sorted(rows, key=repr)
+
+
+def aggregate_bodies(api: FakeGitBookAPI) -> list[dict[str, Any]]:
+    return [r.body for r in api.requests_to(SITE_INSIGHTS_AGGREGATE)]
+
+
+def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> None:
+    result = load(runner, DAY)
+
+    assert result.success
+    assert loaded_day(runner, DAY) == expected_day(dataset, DAY)
+    assert runner.warehouse.query("select distinct day from gitbook.site_insights_daily") == [
+        (DAY,)
+    ]
+    # 404s keep their URL, with no page.
+    broken = runner.warehouse.query(
+        "select count(*) from gitbook.site_insights_daily where page_id is null "
+        "and url_path is not null and event_type = 'page_view'"
+    )[0][0]
+    assert broken >= len(dataset.sites)
+    # Every query asked for exactly the partition's UTC day, and GitBook's schema accepted it.
+    served = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
+    assert len(served) == len(dataset.sites)
+    assert all(r.status == 200 for r in served)
+    assert {json.dumps(b["range"], sort_keys=True) for b in aggregate_bodies(runner.api)} == {
+        json.dumps({"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"})
+    }
+    events = result.asset_materializations_for_node("gitbook_site_insights")
+    assert [e.partition for e in events] == [DAY.isoformat()]
+    assert events[0].metadata["dagster/row_count"].value == len(expected_day(dataset, DAY))
+
+
+def test_a_backfill_range_is_one_run_with_exact_rows(runner: Runner, dataset: Dataset) -> None:
+    days = [DAY - timedelta(days=offset) for offset in (2, 1, 0)]
+
+    result = load(runner, days[0], days[-1])
+
+    assert result.success
+    total = runner.warehouse.count("site_insights_daily")
+    assert total == dataset.expected_site_insight_rows(days)
+    for day in days:
+        assert loaded_day(runner, day) == expected_day(dataset, day)
+    assert len(aggregate_bodies(runner.api)) == len(days) * len(dataset.sites)
+    assert len(runner.instance.get_runs()) == 1
+
+
+def test_rerunning_a_partition_replaces_its_day(runner: Runner, dataset: Dataset) -> None:
+    other = DAY - timedelta(days=1)
+    assert load(runner, other).success
+    assert load(runner, DAY).success
+    before = snapshot(runner)
+
+    assert load(runner, DAY).success
+
+    after = snapshot(runner)
+    assert after == before
+    assert loaded_day(runner, other) == expected_day(dataset, other)
+    assert runner.warehouse.count("site_insights_daily") == dataset.expected_site_insight_rows(
+        [other, DAY]
+    )
+
+
+def test_changed_numbers_replace_the_old_ones(runner: Runner, dataset: Dataset) -> None:
+    """A day re-fetched after GitBook counted more events holds only the new numbers."""
+    assert load(runner, DAY).success
+    site = dataset.sites[0]["id"]
+    path = SITE_INSIGHTS_AGGREGATE.replace("{organizationId}", dataset.site_org(site)).replace(
+        "{siteId}", site
+    )
+    runner.api.add_fault(
+        Fault(
+            route=SITE_INSIGHTS_AGGREGATE,
+            match_path=path,
+            status=200,
+            body={
+                "columns": [
+                    {"column": "datetime", "values": ["2024-06-30T00:00:00.000Z"]},
+                    {"column": "eventType", "values": ["page_view"]},
+                    {"column": "page", "values": [None]},
+                    {"column": "urlPath", "values": ["/only-this"]},
+                    {"column": "eventsCount", "values": [7]},
+                    {"column": "sessionsCount", "values": [5]},
+                    {"column": "visitorsCount", "values": [4]},
+                ]
+            },
+        )
+    )
+
+    assert load(runner, DAY).success
+
+    rows = runner.warehouse.query(
+        "select url_path, events_count from gitbook.site_insights_daily where site_id = ?",
+        [site],
+    )
+    assert rows == [("/only-this", 7)]
+    others = {k: v for k, v in expected_day(dataset, DAY).items() if k[0] != site}
+    assert {k: v for k, v in loaded_day(runner, DAY).items() if k[0] != site} == others
+
+
+@pytest.fixture
+def big_day_dataset() -> Dataset:
+    """One day with 1,500 groups per site (fewer than 1,000 per event type) and one with 3,000
+    (one event type alone over 1,000)."""
+    return Dataset.generate(
+        orgs=1, spaces_per_org=2, members_per_org=3, pages_per_space=40,
+        traffic_points_per_space=2, sites_per_org=1,
+        big_days={DAY - timedelta(days=1): 1500, DAY: 3000},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def big_runner(big_day_dataset: Dataset, runner: Runner) -> Iterator[Runner]:
+    with FakeGitBookAPI(dataset=big_day_dataset, token=TEST_TOKEN) as api:
+        yield Runner(api, runner.warehouse, runner.instance)
+
+
+@pytest.mark.parametrize(
+    ("offset", "split"), [(1, "event_type"), (0, "event_type_and_hour")], ids=["1500", "3000"]
+)
+def test_a_day_over_the_query_limit_loads_completely(
+    big_runner: Runner, big_day_dataset: Dataset, offset: int, split: str
+) -> None:
+    day = DAY - timedelta(days=offset)
+    expected = expected_day(big_day_dataset, day)
+    assert len(expected) > 1000
+
+    assert load(big_runner, day).success
+
+    assert loaded_day(big_runner, day) == expected
+    splits = big_runner.warehouse.query(
+        "select distinct query_split from gitbook.site_insights_daily"
+    )
+    assert split in {s for (s,) in splits}
+    bodies = aggregate_bodies(big_runner.api)
+    assert all(b.get("limit") == 1000 for b in bodies)
+    assert all(r.status == 200 for r in big_runner.api.requests_to(SITE_INSIGHTS_AGGREGATE))
+
+
+def test_checks_pass_on_a_clean_load_and_catch_bad_rows(runner: Runner) -> None:
+    assert runner.materialize(["organizations", "sites"]).success  # the site_id check's parent
+    result = load(runner, DAY, with_checks=True)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        "key_is_unique",
+        "declared_columns_have_declared_types",
+        "was_loaded_within_freshness_window",
+        "site_id_exists_in_sites",
+        "counts_are_non_negative_integers",
+    }
+    assert [name for name, e in evaluations.items() if not e.passed] == []
+
+    with duckdb.connect(str(runner.warehouse.duckdb_path)) as con:
+        con.execute("update gitbook.site_insights_daily set events_count = -1 where rowid < 2")
+        con.execute("update gitbook.site_insights_daily set site_id = 'ghost' where rowid = 5")
+    checks_only = materialize(
+        [site_insights(), build_table_checks(SITE_INSIGHTS_DAILY, OperationsConfig())],
+        selection=AssetSelection.all_asset_checks(),
+        instance=runner.instance,
+        resources=runner.resources(),
+        raise_on_error=False,
+    )
+
+    failed = {e.check_name: e for e in checks_only.get_asset_check_evaluations() if not e.passed}
+    assert set(failed) == {"counts_are_non_negative_integers", "site_id_exists_in_sites"}
+    assert failed["counts_are_non_negative_integers"].metadata["failing_rows"].value == 2
+    assert failed["site_id_exists_in_sites"].metadata["examples"].value == ["ghost"]
+
+
+def test_the_schedules_target_today_and_yesterday_in_utc() -> None:
+    ops = OperationsConfig(
+        schedule_timezone="America/Los_Angeles", site_insights_start=date(2024, 1, 1)
+    )
+    repository = build_definitions(ops).get_repository_def()
+    # 17:25 in Los Angeles on 29 June is 00:25 UTC on 30 June.
+    tick = datetime(2024, 6, 29, 17, 25, tzinfo=timezone(timedelta(hours=-7)))
+
+    for name, expected in (
+        ("gitbook_hourly_site_insights_today", "2024-06-30"),
+        ("gitbook_daily_site_insights_close_day", "2024-06-29"),
+    ):
+        with build_schedule_context(
+            scheduled_execution_time=tick, repository_def=repository
+        ) as context:
+            data = repository.get_schedule_def(name).evaluate_tick(context)
+        assert [r.partition_key for r in data.run_requests or []] == [expected]
+
+
+def test_cli_backfills_a_partition_range(
+    fake_api: FakeGitBookAPI, dataset: Dataset, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "GITBOOK_BASE_URL": fake_api.base_url,
+        "GITBOOK_ACCESS_TOKEN": TEST_TOKEN,
+        "ANALYTICS_DUCKDB_PATH": str(tmp_path / "cli.duckdb"),
+        "ANALYTICS_DLT_PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "ANALYTICS_SITE_INSIGHTS_START_DATE": "2024-06-01",
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
+    (tmp_path / "home").mkdir()
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "analytics_assets.definitions",
+            "--select",
+            "gitbook/site_insights_daily",
+            "--partition-range",
+            "2024-06-28...2024-06-30",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
+        count = con.execute("select count(*) from gitbook.site_insights_daily").fetchone()
+    days = [date(2024, 6, 28), date(2024, 6, 29), date(2024, 6, 30)]
+    assert count == (dataset.expected_site_insight_rows(days),)
+
+
+def test_a_malformed_answer_fails_naming_site_day_and_path(
+    runner: Runner, dataset: Dataset
+) -> None:
+    runner.api.add_fault(
+        Fault(
+            route=SITE_INSIGHTS_AGGREGATE,
+            status=200,
+            body={
+                "columns": [
+                    {"column": "eventType", "values": ["page_view", "search_open"]},
+                    {"column": "eventsCount", "values": [1]},
+                ]
+            },
+        )
+    )
+
+    result = load(runner, DAY, raise_on_error=False)
+
+    assert not result.success
+    message = failure_message(result)
+    assert "resource 'site_insights_daily' at POST /v1/orgs/" in message
+    assert "/insights/events/aggregate" in message
+    assert "2024-06-30" in message and "columns have different lengths" in message
+    assert "site_insights_daily" not in runner.warehouse.tables()
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
+def test_the_token_stays_out_of_logs_events_errors_and_dlt_files(
+    runner: Runner,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    fail: bool,
+) -> None:
+    """The site insights source posts with its own REST client: the same guarantees as the
+    main sync (test_security.py), with every logger at DEBUG."""
+    from analytics_assets_tests.test_security import event_log_text, files_text
+
+    caplog.set_level("DEBUG")
+    if fail:
+        runner.api.add_fault(Fault(route=SITE_INSIGHTS_AGGREGATE, status=500, times=100))
+
+    result = load(runner, DAY, raise_on_error=False)
+
+    assert result.success is not fail
+    posts = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
+    assert posts and all(r.had_valid_token for r in posts)
+    out, err = capfd.readouterr()
+    haystacks = {
+        "stdout": out,
+        "stderr": err,
+        "python logging": caplog.text,
+        "dagster event log": event_log_text(runner.instance, result.run_id),
+        "dlt files": files_text(runner.warehouse.pipelines_dir) + files_text(tmp_path),
+    }
+    if fail:
+        haystacks["exception"] = failure_message(result)
+        assert "HTTP 500" in haystacks["exception"]
+    assert [where for where, text in haystacks.items() if TEST_TOKEN in text] == []
+    assert "127.0.0.1" in caplog.text, "request-level (urllib3) logging was captured"

@@ -1,0 +1,236 @@
+"""Smoke test of the code location as a user meets it: `dagster dev` on workspace.yaml, asked
+only through the webserver's GraphQL, with the code location pointed at the bundled API.
+
+One server for the module: it costs ~10 s to start on a small machine. Its teardown asserts
+that the whole process group (webserver, daemon, code servers, run workers) stopped on SIGINT.
+"""
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from analytics_assets.definitions import defs
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.webserver import (
+    DagsterDev,
+    command_lines,
+    dagster_dev,
+    group_members,
+)
+from analytics_assets.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
+from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
+
+# The graph as a user should see it; update these together when an asset, check or schedule is
+# added (the row counts follow Dataset.expected_row_counts()).
+EXPECTED_CHECK_COUNT = 35
+EXPECTED_SCHEDULES = {
+    "gitbook_daily_full_sync": ("0 3 * * *", "gitbook_full_sync"),
+    "gitbook_hourly_traffic_sync": ("15 * * * *", "gitbook_traffic_sync"),
+    "gitbook_hourly_site_insights_today": ("25 * * * *", "gitbook_site_insights_sync"),
+    "gitbook_daily_site_insights_close_day": ("30 1 * * *", "gitbook_site_insights_sync"),
+}
+HOUR = 3600
+EXPECTED_FAIL_WINDOWS = {name: 26 * HOUR for name in EXPECTED_PARENTS} | {
+    "insights_traffic": 2 * HOUR,
+    "site_insights_daily": 2 * HOUR,
+}
+RUN_TIMEOUT = 180.0
+FRESHNESS_TIMEOUT = 60.0
+
+ASSET_NODES_QUERY = """
+{
+  assetNodes {
+    assetKey { path }
+    groupName
+    dependencyKeys { path }
+    internalFreshnessPolicy {
+      __typename
+      ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds }
+    }
+    assetChecksOrError {
+      __typename
+      ... on AssetChecks { checks { name executionForLatestMaterialization { status } } }
+    }
+    freshnessStatusInfo { freshnessStatus }
+  }
+}
+"""
+SCHEDULES_QUERY = """
+query Schedules($repository: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $repository) {
+    __typename
+    ... on Schedules {
+      results { name cronSchedule executionTimezone pipelineName scheduleState { status } }
+    }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Served:
+    """The running server and what it was pointed at."""
+
+    dev: DagsterDev
+    dataset: Dataset
+    duckdb_path: Path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("webserver")
+    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
+    duckdb_path = tmp / "warehouse.duckdb"
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+        env = {
+            BASE_URL_ENV: api.base_url,
+            TOKEN_ENV: TEST_TOKEN,
+            DUCKDB_PATH_ENV: str(duckdb_path),
+            PIPELINES_DIR_ENV: str(tmp / "dlt_pipelines"),
+            "DLT_DATA_DIR": str(tmp / "dlt_data"),  # not the developer's ~/.dlt
+            # Evaluate freshness every few seconds instead of every 30.
+            "FRESHNESS_DAEMON_INTERVAL_SECONDS": "3",
+        }
+        with dagster_dev(env) as dev:
+            yield Served(dev, dataset, duckdb_path)
+    assert dev.shutdown is not None
+    assert dev.shutdown.clean, dev.shutdown
+
+
+def asset_nodes(dev: DagsterDev) -> dict[str, dict[str, Any]]:
+    """The webserver's asset nodes by table name; every key must be gitbook/<table>."""
+    nodes = dev.graphql(ASSET_NODES_QUERY)["assetNodes"]
+    assert all(node["assetKey"]["path"][:-1] == ["gitbook"] for node in nodes), nodes
+    return {node["assetKey"]["path"][-1]: node for node in nodes}
+
+
+def checks_of(node: dict[str, Any]) -> dict[str, str | None]:
+    """Check name -> status of its evaluation for the latest materialization (None if none)."""
+    checks = node["assetChecksOrError"]
+    assert checks["__typename"] == "AssetChecks", checks
+    return {
+        check["name"]: (check["executionForLatestMaterialization"] or {}).get("status")
+        for check in checks["checks"]
+    }
+
+
+def test_the_process_group_holds_every_dagster_dev_service(served: Served) -> None:
+    """The teardown's "no process left" is only meaningful if the group contains them all."""
+    lines = command_lines(group_members(served.dev.process.pid))
+    for service in ("dagster_webserver", "dagster._daemon", "dagster code-server"):
+        assert any(service in line for line in lines), (service, lines)
+
+
+def test_the_asset_graph_is_the_six_tables_and_their_edges(served: Served) -> None:
+    nodes = asset_nodes(served.dev)
+
+    graph = {
+        name: {dependency["path"][-1] for dependency in node["dependencyKeys"]}
+        for name, node in nodes.items()
+    }
+    assert graph == EXPECTED_PARENTS
+    assert {node["groupName"] for node in nodes.values()} == {"gitbook"}
+
+
+def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> None:
+    served_checks = {name: set(checks_of(node)) for name, node in asset_nodes(served.dev).items()}
+
+    expected: dict[str, set[str]] = {name: set() for name in EXPECTED_PARENTS}
+    for check_key in defs().resolve_asset_graph().asset_check_keys:
+        expected.setdefault(check_key.asset_key.path[-1], set()).add(check_key.name)
+
+    assert served_checks == expected
+    assert sum(len(names) for names in served_checks.values()) == EXPECTED_CHECK_COUNT
+
+
+def test_both_schedules_are_served_with_their_crons_and_start_stopped(served: Served) -> None:
+    repository = served.dev.repository().as_dict()
+    answer = served.dev.graphql(SCHEDULES_QUERY, {"repository": repository})["schedulesOrError"]
+    assert answer["__typename"] == "Schedules", answer
+
+    schedules = {schedule["name"]: schedule for schedule in answer["results"]}
+    assert set(schedules) == set(EXPECTED_SCHEDULES)
+    for name, (cron, job) in EXPECTED_SCHEDULES.items():
+        schedule = schedules[name]
+        assert schedule["cronSchedule"] == cron, name
+        assert schedule["pipelineName"] == job, name
+        assert schedule["executionTimezone"] == "UTC", name
+        assert schedule["scheduleState"]["status"] == "STOPPED", name
+
+
+def test_every_asset_has_its_time_window_freshness_policy(served: Served) -> None:
+    policies = {
+        name: node["internalFreshnessPolicy"] for name, node in asset_nodes(served.dev).items()
+    }
+
+    assert policies == {
+        name: {
+            "__typename": "TimeWindowFreshnessPolicy",
+            "failWindowSeconds": seconds,
+            "warnWindowSeconds": None,
+        }
+        for name, seconds in EXPECTED_FAIL_WINDOWS.items()
+    }
+
+
+def row_counts(duckdb_path: Path, tables: Iterable[str]) -> dict[str, int]:
+    """Rows per table, read the way a user would: a read-only DuckDB connection."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        return {
+            table: con.execute(f"select count(*) from gitbook.{table}").fetchall()[0][0]
+            for table in tables
+        }
+
+
+def wait_until_fresh(dev: DagsterDev, timeout: float) -> dict[str, str]:
+    """Each asset's freshness status, once the freshness daemon has judged all of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = {
+            name: (node["freshnessStatusInfo"] or {}).get("freshnessStatus")
+            for name, node in asset_nodes(dev).items()
+        }
+        if "UNKNOWN" not in statuses.values() or time.monotonic() > deadline:
+            return statuses
+        time.sleep(1.0)
+
+
+def test_a_full_sync_launched_through_graphql_loads_every_table(served: Served) -> None:
+    dev = served.dev
+    run_id = dev.launch_job(FULL_SYNC_JOB_NAME)
+
+    status = dev.wait_for_run(run_id, timeout=RUN_TIMEOUT)
+
+    assert status == "SUCCESS", "\n".join(dev.run_errors(run_id))
+    expected_rows = served.dataset.expected_row_counts()
+    assert row_counts(served.duckdb_path, expected_rows) == expected_rows
+
+    # The partitioned site insights, backfilled over three days as from the UI's dialog: the
+    # daemon turns it into one run (single-run backfill policy) that loads every day exactly.
+    today = datetime.now(timezone.utc).date()
+    days = [today - timedelta(days=offset) for offset in (2, 1, 0)]
+    backfill_id = dev.launch_backfill(
+        [["gitbook", "site_insights_daily"]], [day.isoformat() for day in days]
+    )
+    backfill_status, runs = dev.wait_for_backfill(backfill_id, timeout=RUN_TIMEOUT)
+    assert backfill_status == "COMPLETED_SUCCESS", runs
+    assert [run["status"] for run in runs] == ["SUCCESS"]
+    assert row_counts(served.duckdb_path, ["site_insights_daily"]) == {
+        "site_insights_daily": served.dataset.expected_site_insight_rows(days)
+    }
+    check_statuses = {
+        (name, check): outcome
+        for name, node in asset_nodes(dev).items()
+        for check, outcome in checks_of(node).items()
+    }
+    assert len(check_statuses) == EXPECTED_CHECK_COUNT
+    assert set(check_statuses.values()) == {"SUCCEEDED"}, check_statuses
+    # The daemon started by `dagster dev` evaluates the policies (dagster.yaml: freshness).
+    assert wait_until_fresh(dev, FRESHNESS_TIMEOUT) == dict.fromkeys(EXPECTED_PARENTS, "HEALTHY")
