@@ -1,1 +1,0 @@
-"""GitBook synced into a warehouse with dlt, as a Dagster code location."""

@@ -1,1 +1,0 @@
-"""Developer tools shipped with the code location: a local GitBook-compatible API and the demo."""
