@@ -1,4 +1,4 @@
-"""The GitBook assets: one dlt pipeline run materializes any subset of the six tables."""
+"""The GitBook assets: one dlt pipeline run materializes any subset of the seven tables."""
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -11,6 +11,7 @@ from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
+from analytics_assets.empty_tables import create_missing_tables
 from analytics_assets.failures import explained_failures
 from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
@@ -66,7 +67,7 @@ def build_gitbook_assets(
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline(progress=progress)
-            yield from run_source(context, dlt, translator, source, pipeline, warehouse)
+            yield from run_source(context, dlt, translator, source, pipeline)
 
     return gitbook_assets
 
@@ -77,19 +78,23 @@ def run_source(
     translator: GitBookTranslator,
     source: DltSource,
     pipeline: Pipeline,
-    warehouse: WarehouseResource,
 ) -> Iterator[MaterializeResult]:
-    """Load `source` through dagster-dlt, then add the destination's row counts and table names
-    to each materialization."""
+    """Load `source` through dagster-dlt, create the selected tables that are still missing
+    (empty is a valid state), then add the destination's row counts and table names to each
+    materialization."""
     tables = {
         asset_key(name).to_user_string(): resource.table_name
         for name, resource in source.selected_resources.items()
     }
-    results = dlt.run(
-        context=context,
-        dlt_source=source,
-        dlt_pipeline=pipeline,
-        dagster_dlt_translator=translator,
-        loader_file_format=warehouse.loader_file_format(),
+    results = list(
+        dlt.run(
+            context=context,
+            dlt_source=source,
+            dlt_pipeline=pipeline,
+            dagster_dlt_translator=translator,
+        )
     )
+    # dagster-dlt has narrowed the source to the run's selection by now.
+    if created := create_missing_tables(pipeline, source.selected_resources.values()):
+        context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
     yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]

@@ -39,7 +39,18 @@ from analytics_assets.quality import (
 from analytics_assets.resources import WarehouseResource
 from analytics_assets.translator import asset_key
 
-Rule = Callable[[Tables, datetime], Finding]
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What a rule may look at: the destination, the time, and when Dagster last recorded a
+    successful load of the table (None: never)."""
+
+    db: Tables
+    now: datetime
+    loaded_at: datetime | None
+
+
+Rule = Callable[[CheckInputs], Finding]
 
 # Tables whose emptiness means the token sees nothing: worth a warning, not a failure.
 MUST_HAVE_ROWS = ("users", "organizations")
@@ -69,7 +80,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
             "merge key and double-counted metrics.",
             error,
             True,
-            lambda db, now: primary_key_violations(db, spec.name, spec.primary_key),
+            lambda i: primary_key_violations(i.db, spec.name, spec.primary_key),
         )
     else:
         key_check = Check(
@@ -78,7 +89,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
             f"({', '.join(not_null)}) is null; duplicates mean double-counted metrics.",
             error,
             True,
-            lambda db, now: primary_key_violations(db, spec.name, spec.primary_key, not_null),
+            lambda i: primary_key_violations(i.db, spec.name, spec.primary_key, not_null),
         )
     checks = [
         key_check,
@@ -92,11 +103,11 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
         ),
         Check(
             "was_loaded_within_freshness_window",
-            f"The newest dlt load that wrote this table (from {LOADS_TABLE}) is at most "
-            f"{window} old.",
+            f"The last successful load of this table (its newest materialization) is at most "
+            f"{window} old; an empty table that was loaded is fresh.",
             error,
             False,
-            lambda db, now: stale_load(db, spec.name, now, window),
+            lambda i: stale_load(spec.name, i.loaded_at, i.now, window),
         ),
     ]
     if spec.parent is not None and spec.parent_key is not None:
@@ -107,7 +118,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 "load or a parent deleted between syncs.",
                 error,
                 False,
-                lambda db, now: orphans(db, spec.name, spec.parent_key, spec.parent),
+                lambda i: orphans(i.db, spec.name, spec.parent_key, spec.parent),
             )
         )
     if spec.name in MUST_HAVE_ROWS:
@@ -117,7 +128,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 "At least one row; none usually means the token sees no data.",
                 warn,
                 False,
-                lambda db, now: Finding(int(row_count(db, spec.name) == 0)),
+                lambda i: Finding(int(row_count(i.db, spec.name) == 0)),
             )
         )
     if spec.name == TRAFFIC_TABLE:
@@ -128,7 +139,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 "the future.",
                 error,
                 False,
-                lambda db, now: invalid_traffic(db, spec.name, now),
+                lambda i: invalid_traffic(i.db, spec.name, i.now),
             ),
             Check(
                 "newest_point_is_recent",
@@ -136,7 +147,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 "load that fetched it; catches an API serving stale numbers.",
                 error,
                 False,
-                lambda db, now: stale_traffic(db, spec.name, ops.traffic_max_data_age),
+                lambda i: stale_traffic(i.db, spec.name, ops.traffic_max_data_age),
             ),
         ]
     if spec.name == SITE_INSIGHTS_TABLE:
@@ -147,7 +158,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 f"Every one of {', '.join(counts)} is a non-negative whole number.",
                 error,
                 False,
-                lambda db, now: invalid_counts(db, spec.name, counts, spec.primary_key),
+                lambda i: invalid_counts(i.db, spec.name, counts, spec.primary_key),
             )
         )
     return checks
@@ -198,16 +209,20 @@ def build_table_checks(
         selected = {key.name for key in context.selected_asset_check_keys}
         tables = dict.fromkeys([spec.name, spec.parent or spec.name, LOADS_TABLE])
         columns = storage_columns(pipeline, list(tables))
+        latest = context.instance.get_latest_materialization_event(asset_key(spec.name))
+        loaded_at = (
+            datetime.fromtimestamp(latest.timestamp, timezone.utc) if latest is not None else None
+        )
         at = now()
         with pipeline.sql_client() as client:
-            db = Tables(client, set(columns))
+            inputs = CheckInputs(Tables(client, set(columns)), at, loaded_at)
             for check in checks:
                 if check.name not in selected:
                     continue
                 if check.rule is None:
                     finding = column_mismatches(spec.columns, columns.get(spec.name))
                 else:
-                    finding = check.rule(db, at)
+                    finding = check.rule(inputs)
                 yield _result(check, finding, spec)
 
     return table_checks

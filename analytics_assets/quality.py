@@ -160,19 +160,29 @@ def last_load_time(db: Tables, table: str) -> datetime | None:
     return rows[0][0] if rows else None
 
 
-def stale_load(db: Tables, table: str, now: datetime, window: timedelta) -> Finding:
-    """Fails when the table's newest load is older than `window`."""
-    loaded_at = last_load_time(db, table)
+def stale_load(table: str, loaded_at: datetime | None, now: datetime, window: timedelta) -> Finding:
+    """Fails when the table's last successful load is older than `window`, or never happened.
+
+    Judged by the load, not by the newest row: an account with no sites loads an empty `sites`
+    table, and that table is as fresh as its load.
+    """
     if loaded_at is None:
-        return Finding(1, [], f"no completed dlt load has written {table}")
+        return Finding(1, [], f"no successful sync has loaded {table} yet")
     age = now - loaded_at
-    if age > window:
-        return Finding(1, [loaded_at.isoformat()], f"last loaded {age} ago (window {window})")
-    return Finding(0, [loaded_at.isoformat()], f"last loaded {age} ago (window {window})")
+    detail = f"last loaded {age} ago (window {window})"
+    return Finding(int(age > window), [loaded_at.isoformat()], detail)
 
 
 def stale_traffic(db: Tables, table: str, max_age: timedelta) -> Finding:
-    """Fails when the newest traffic point is older than `max_age` at the time it was loaded."""
+    """Fails when the newest traffic point is older than `max_age` at the time it was loaded.
+
+    An empty table has nothing stale in it: today's API no longer serves space traffic, and a
+    space without visits has no points.
+    """
+    if missing := db.missing(table):
+        return missing
+    if row_count(db, table) == 0:
+        return Finding(0, [], f"{table} is empty: no traffic point to judge")
     loaded_at = last_load_time(db, table)
     if loaded_at is None:
         return Finding(1, [], f"no completed dlt load has written {table}")

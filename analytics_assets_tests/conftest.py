@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, Runner, Warehouse
 from analytics_assets_tests.postgres import (
     REQUIRE_ENV,
@@ -36,7 +36,10 @@ def dataset() -> Dataset:
 
 @pytest.fixture
 def fake_api(dataset: Dataset) -> Iterator[FakeGitBookAPI]:
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+    """The bundled API in its 0.91 profile, which still serves space traffic, so that the tests
+    of `insights_traffic` have traffic to load. `test_account_shapes.py` runs the jobs against
+    today's profile (no traffic endpoint) too, and the demo and the gate use today's."""
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         yield api
 
 

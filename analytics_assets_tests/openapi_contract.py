@@ -85,7 +85,7 @@ def _validator_at(*tokens: str) -> jsonschema.protocols.Validator:
     pointer = "/".join(_pointer_token(t) for t in tokens)
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$ref": f"{SUBSET_URI}#/{pointer}/schema",
+        "$ref": f"{SUBSET_URI}#/{pointer}",
     }
     registry: Registry = Registry().with_resource(
         SUBSET_URI, DRAFT202012.create_resource(load_subset())
@@ -105,7 +105,7 @@ def response_validator(path: str, method: str = "get") -> jsonschema.protocols.V
     """
     template = _template_key(path, method)
     return _validator_at(
-        "paths", template, method, "responses", "200", "content", "application/json"
+        "paths", template, method, "responses", "200", "content", "application/json", "schema"
     )
 
 
@@ -113,7 +113,33 @@ def response_validator(path: str, method: str = "get") -> jsonschema.protocols.V
 def request_validator(path: str, method: str = "post") -> jsonschema.protocols.Validator:
     """A Draft 2020-12 validator for the JSON request body of ``METHOD path``."""
     template = _template_key(path, method)
-    return _validator_at("paths", template, method, "requestBody", "content", "application/json")
+    return _validator_at(
+        "paths", template, method, "requestBody", "content", "application/json", "schema"
+    )
+
+
+ERROR_RESPONSES = {404: "NotFoundError"}
+"""Statuses with their own error response in the subset; others use GitBook's ``Error`` schema."""
+GENERIC_ERROR_SCHEMA = "v0_91_0_Error"
+"""GitBook's ``Error`` (``{"error": {"code", "message"}}``, identical in 0.202.0), the schema of its
+``UnexpectedError`` response; the subset keeps it under its 0.91.0 name."""
+
+
+@functools.cache
+def error_validator(status: int) -> jsonschema.protocols.Validator:
+    """A validator for GitBook's error body of ``status`` (404's own, else the generic Error)."""
+    name = ERROR_RESPONSES.get(status)
+    if name is not None:
+        return _validator_at(
+            "components", "responses", name, "content", "application/json", "schema"
+        )
+    return _validator_at("components", "schemas", GENERIC_ERROR_SCHEMA)
+
+
+def list_limit_bounds() -> tuple[int, int]:
+    """``(minimum, maximum)`` of ``limit`` on list endpoints (the ``listLimit`` parameter)."""
+    schema = load_subset()["components"]["parameters"]["listLimit"]["schema"]
+    return int(schema["minimum"]), int(schema["maximum"])
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -141,6 +167,17 @@ def validate_response(path: str, payload: Any, *, method: str = "get", max_error
     """Raise :class:`ContractError` listing where ``payload`` breaks the schema for ``path``."""
     validator = response_validator(path, method)
     _check(validator, payload, f"{method.upper()} {path} response", max_errors)
+
+
+def validate_error(status: int, payload: Any, *, max_errors: int = 5) -> None:
+    """Raise :class:`ContractError` unless ``payload`` is GitBook's error body for ``status``.
+
+    GitBook's description has no 429 response; its body is documented with the same shape.
+    """
+    _check(error_validator(status), payload, f"HTTP {status} error body", max_errors)
+    code = payload["error"]["code"]
+    if code != status:
+        raise ContractError(f"HTTP {status} error body has code {code!r}")
 
 
 def validate_request(path: str, body: Any, *, method: str = "post", max_errors: int = 5) -> None:

@@ -1,4 +1,5 @@
-"""The bundled GitBook-compatible API: shapes, pagination, auth, faults and the demo data.
+"""The bundled GitBook-compatible API: shapes, pagination, auth, faults, rate limiting, the two
+API profiles, the demo data and changes to it between syncs.
 
 Every other test trusts this server to behave like GitBook, so it is checked against GitBook's own
 OpenAPI schemas and over real HTTP (``requests``), the way the client will talk to it.
@@ -8,8 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -18,10 +25,22 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.fake_api import (
+    LEGACY_TRAFFIC_API,
+    MAX_LIMIT,
+    TODAY_API,
+    UNENFORCED_RATE_LIMIT,
+    Dataset,
+    FakeGitBookAPI,
+    Fault,
+    RateLimit,
+)
+from analytics_assets.devtools.fake_api.__main__ import build_parser
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets_tests.openapi_contract import (
     ContractError,
+    list_limit_bounds,
+    validate_error,
     validate_request,
     validate_response,
 )
@@ -40,6 +59,8 @@ DATA_KEY = {ORGS: "items", ORG_SPACES: "items", ORG_MEMBERS: "items", CONTENT: "
 DATA_KEY[TRAFFIC] = "views"
 DATA_KEY[ORG_SITES] = "items"
 ISO_UTC_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00(\.000)?Z$")
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+THROTTLED = re.compile(r"^API rate limit exceeded\. Please try again in (\d+) seconds$")
 
 
 @pytest.fixture
@@ -49,7 +70,17 @@ def demo() -> Dataset:
 
 @pytest.fixture
 def api(demo: Dataset) -> Iterator[FakeGitBookAPI]:
-    with FakeGitBookAPI(dataset=demo, token=TOKEN, max_page_size=5) as server:
+    """Today's API (0.202.0): no space traffic."""
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, default_page_size=5) as server:
+        yield server
+
+
+@pytest.fixture
+def legacy_api(demo: Dataset) -> Iterator[FakeGitBookAPI]:
+    """The 0.91.0 profile, which still serves ``/spaces/{spaceId}/insights/traffic``."""
+    with FakeGitBookAPI(
+        dataset=demo, token=TOKEN, default_page_size=5, api_version=LEGACY_TRAFFIC_API
+    ) as server:
         yield server
 
 
@@ -96,9 +127,10 @@ def all_spaces(api: FakeGitBookAPI, http: requests.Session) -> list[dict[str, An
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:
+    """The error object of a JSON error answer, checked against GitBook's error schema."""
     assert response.headers["Content-Type"] == "application/json"
+    validate_error(response.status_code, response.json())
     error = response.json()["error"]
-    assert error["code"] == response.status_code
     assert isinstance(error["message"], str) and error["message"]
     return error
 
@@ -106,9 +138,16 @@ def error_of(response: requests.Response) -> dict[str, Any]:
 # --- shapes --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("api_version", [TODAY_API, LEGACY_TRAFFIC_API])
 def test_every_response_validates_against_gitbooks_openapi(
-    api: FakeGitBookAPI, http: requests.Session
+    demo: Dataset, http: requests.Session, api_version: Any
 ) -> None:
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, api_version=api_version) as api:
+        _validate_every_response(api, http)
+
+
+def _validate_every_response(api: FakeGitBookAPI, http: requests.Session) -> None:
+    legacy = api.api_version == LEGACY_TRAFFIC_API
     validate_response(USER, http.get(url(api, USER)).json())
     checked = {USER: 1}
 
@@ -135,7 +174,12 @@ def test_every_response_validates_against_gitbooks_openapi(
         check(ORG_MEMBERS, url(api, ORG_MEMBERS, organizationId=org["id"]))
         for space in check(ORG_SPACES, url(api, ORG_SPACES, organizationId=org["id"])):
             check(CONTENT, url(api, CONTENT, spaceId=space["id"]))
-            check(TRAFFIC, url(api, TRAFFIC, spaceId=space["id"]))
+            if legacy:
+                check(TRAFFIC, url(api, TRAFFIC, spaceId=space["id"]))
+            else:
+                gone = http.get(url(api, TRAFFIC, spaceId=space["id"]))
+                assert gone.status_code == 404
+                error_of(gone)
         for site in check(ORG_SITES, url(api, ORG_SITES, organizationId=org["id"])):
             target = url(api, AGGREGATE, organizationId=org["id"], siteId=site["id"])
             for query in queries:
@@ -147,7 +191,7 @@ def test_every_response_validates_against_gitbooks_openapi(
 
     # Every space was visited (content and traffic once each at least), and every site.
     assert checked[CONTENT] >= len(api.dataset.spaces) + 1  # the handbook needs two pages
-    assert checked[TRAFFIC] >= len(api.dataset.spaces)
+    assert checked.get(TRAFFIC, 0) >= (len(api.dataset.spaces) if legacy else 0)
     assert checked[AGGREGATE] == len(queries) * len(api.dataset.sites) > 0
 
 
@@ -164,9 +208,9 @@ def test_schema_check_rejects_a_wrong_shape(api: FakeGitBookAPI, http: requests.
 
 
 def test_traffic_timestamps_are_iso_utc_midnights(
-    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+    legacy_api: FakeGitBookAPI, http: requests.Session, demo: Dataset
 ) -> None:
-    target = url(api, TRAFFIC, spaceId="acme-handbook")
+    target = url(legacy_api, TRAFFIC, spaceId="acme-handbook")
     bodies = list(walk(http, target))
     views = [view for body in bodies for view in body["views"]]
 
@@ -194,18 +238,20 @@ def test_lists_paginate_with_opaque_cursors_and_no_next_on_the_last_page(
     assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
 
 
-def test_limit_sets_the_page_size_up_to_max_page_size(
+def test_limit_sets_the_page_size_and_the_default_applies_without_it(
     api: FakeGitBookAPI, http: requests.Session
 ) -> None:
     target = url(api, ORG_SPACES, organizationId="org-acme")
     assert len(http.get(target, params={"limit": 2}).json()["items"]) == 2
-    assert len(http.get(target, params={"limit": 500}).json()["items"]) == 5
+    assert len(http.get(target, params={"limit": 500}).json()["items"]) == 6  # all of them
     assert [len(b["items"]) for b in walk(http, target, limit=4)] == [4, 2]
+    assert [len(b["items"]) for b in walk(http, target)] == [5, 1]  # default_page_size=5
 
 
 def test_content_paginates_top_level_pages_and_traffic_paginates_views(
-    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+    legacy_api: FakeGitBookAPI, http: requests.Session, demo: Dataset
 ) -> None:
+    api = legacy_api
     space_id = demo.paginated_space_id
     assert space_id is not None
     content = list(walk(http, url(api, CONTENT, spaceId=space_id)))
@@ -348,8 +394,9 @@ def test_latency_delays_every_answer_and_can_change_while_serving(
 
 
 def test_the_awkward_space_id_resolves_when_percent_encoded(
-    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+    legacy_api: FakeGitBookAPI, http: requests.Session, demo: Dataset
 ) -> None:
+    api = legacy_api
     awkward = demo.awkward_space_id
     assert awkward is not None and all(c in awkward for c in "+ /")
 
@@ -370,13 +417,24 @@ def test_the_awkward_space_id_resolves_when_percent_encoded(
     assert http.get(api.base_url + "/v1/spaces/sp+ace%20x/1/content").status_code == 404
 
 
+@pytest.mark.parametrize("api_version", [TODAY_API, LEGACY_TRAFFIC_API])
 def test_unknown_ids_routes_and_methods_are_errors(
-    api: FakeGitBookAPI, http: requests.Session
+    demo: Dataset, http: requests.Session, api_version: Any
 ) -> None:
-    assert http.get(url(api, ORG_SPACES, organizationId="org-nope")).status_code == 404
-    assert http.get(url(api, ORG_MEMBERS, organizationId="org-nope")).status_code == 404
-    assert http.get(url(api, CONTENT, spaceId="nope")).status_code == 404
-    assert http.get(url(api, TRAFFIC, spaceId="nope")).status_code == 404
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, api_version=api_version) as api:
+        _check_unknown_ids_routes_and_methods(api, http)
+
+
+def _check_unknown_ids_routes_and_methods(api: FakeGitBookAPI, http: requests.Session) -> None:
+    for route, ids in (
+        (ORG_SPACES, {"organizationId": "org-nope"}),
+        (ORG_MEMBERS, {"organizationId": "org-nope"}),
+        (CONTENT, {"spaceId": "nope"}),
+        (TRAFFIC, {"spaceId": "nope"}),
+    ):
+        response = http.get(url(api, route, **ids))
+        assert response.status_code == 404
+        error_of(response)
     assert http.get(url(api, ORG_SITES, organizationId="org-nope")).status_code == 404
     assert http.get(api.base_url + "/v1/nothing-here").status_code == 404
     assert http.get(api.base_url + "/orgs").status_code == 404  # no /v1 prefix
@@ -481,6 +539,17 @@ def test_the_demo_dataset_is_deterministic_and_anchored(demo: Dataset) -> None:
     }
 
 
+_SMALL_GENERATED = Dataset.generate(
+    orgs=3,
+    spaces_per_org=3,
+    members_per_org=7,
+    pages_per_space=9,
+    traffic_points_per_space=6,
+    empty_spaces=1,
+)
+
+
+@pytest.mark.parametrize("api_version", [TODAY_API, LEGACY_TRAFFIC_API])
 @pytest.mark.parametrize(
     "dataset",
     [
@@ -503,13 +572,30 @@ def test_the_demo_dataset_is_deterministic_and_anchored(demo: Dataset) -> None:
             awkward_ids=False,
             nested_pages=False,
         ),
+        Dataset.demo().without(
+            orgs=["org-globex"],
+            spaces=["acme-api"],
+            members=[("org-acme", "user-alan")],
+            pages=[("acme-handbook", "guide"), ("sp+ace x/1", "notes-2024")],
+            sites=["site_changelog"],
+        ),
+        _SMALL_GENERATED.without(
+            orgs=["org-002"],
+            spaces=["space-001-001"],
+            members=[("org-000", "user-000-00003"), ("org-001", "user-bench")],
+            pages=[("space-000-001", "guide-setup"), ("sp+ace x/001", "page-00008")],
+            sites=["site_000_01"],
+        ),
     ],
-    ids=["demo", "generated", "generated-plain"],
+    ids=["demo", "generated", "generated-plain", "demo-without", "generated-without"],
 )
 def test_expected_row_counts_match_a_full_walk_of_the_api(
-    dataset: Dataset, http: requests.Session
+    dataset: Dataset, http: requests.Session, api_version: Any
 ) -> None:
-    with FakeGitBookAPI(dataset=dataset, token=TOKEN, max_page_size=4) as api:
+    legacy = api_version == LEGACY_TRAFFIC_API
+    with FakeGitBookAPI(
+        dataset=dataset, token=TOKEN, default_page_size=4, api_version=api_version
+    ) as api:
         user = http.get(url(api, USER)).json()
         orgs = walk_rows(http, ORGS, url(api, ORGS))
         spaces = all_spaces(api, http)
@@ -523,9 +609,15 @@ def test_expected_row_counts_match_a_full_walk_of_the_api(
             for s in spaces
             for p in flatten_pages(walk_rows(http, CONTENT, url(api, CONTENT, spaceId=s["id"])))
         ]
-        views = [
-            v for s in spaces for v in walk_rows(http, TRAFFIC, url(api, TRAFFIC, spaceId=s["id"]))
-        ]
+        views = (
+            [
+                v
+                for s in spaces
+                for v in walk_rows(http, TRAFFIC, url(api, TRAFFIC, spaceId=s["id"]))
+            ]
+            if legacy
+            else []
+        )
         sites = [
             site
             for o in orgs
@@ -542,7 +634,7 @@ def test_expected_row_counts_match_a_full_walk_of_the_api(
         "insights_traffic": len(views),
         "sites": len(sites),
     }
-    assert walked == dataset.expected_row_counts()
+    assert walked == api.expected_row_counts() == dataset.expected_row_counts(traffic=legacy)
     # Member ids and page ids repeat across orgs and spaces: their row keys must be compound.
     if dataset.shared_member_id:
         assert len({m["id"] for m in members}) < len(members)
@@ -560,7 +652,7 @@ def test_generated_benchmark_data_is_lazy_and_served_in_slices(http: requests.Se
     assert dataset.expected_row_counts()["insights_traffic"] == 20 * 10_000
     assert dataset.expected_row_counts()["content"] == 20 * 2_000
 
-    with FakeGitBookAPI(dataset=dataset, token=TOKEN, max_page_size=1_000) as api:
+    with FakeGitBookAPI(dataset=dataset, token=TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         target = url(api, TRAFFIC, spaceId=space_id)
         first = http.get(target, params={"limit": 1_000}).json()
         second = http.get(target, params={"limit": 1_000, "page": first["next"]["page"]}).json()
@@ -573,3 +665,626 @@ def test_generated_benchmark_data_is_lazy_and_served_in_slices(http: requests.Se
     assert [p["id"] for p in content["pages"]] == ["intro", "guide", "page-00004"]
     validate_response(TRAFFIC, first)
     validate_response(CONTENT, content)
+
+
+# --- limit and page sizes ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def many_members() -> Dataset:
+    """One org with 1,500 members: more than the largest page GitBook serves."""
+    return Dataset.generate(
+        orgs=1,
+        spaces_per_org=1,
+        members_per_org=1_500,
+        pages_per_space=1,
+        traffic_points_per_space=1,
+        sites_per_org=0,
+    )
+
+
+def test_limit_is_honoured_up_to_gitbooks_maximum(
+    many_members: Dataset, http: requests.Session
+) -> None:
+    assert (0, MAX_LIMIT) == list_limit_bounds() == (0, 1000)
+    with FakeGitBookAPI(dataset=many_members, token=TOKEN) as api:
+        target = url(api, ORG_MEMBERS, organizationId="org-000")
+        bodies = list(walk(http, target, limit=MAX_LIMIT))
+        assert len(http.get(target, params={"limit": 999}).json()["items"]) == 999
+        assert len(http.get(target).json()["items"]) == 5  # the default page size
+        validate_response(ORG_MEMBERS, bodies[-1])
+
+    assert [len(b["items"]) for b in bodies] == [1000, 500]
+    assert [m["id"] for b in bodies for m in b["items"]] == [
+        m["id"] for m in many_members.members_of("org-000")
+    ]
+
+
+def test_limit_zero_answers_an_empty_page_with_the_count_and_no_next(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    spaces = http.get(url(api, ORG_SPACES, organizationId="org-acme"), params={"limit": 0})
+    content = http.get(url(api, CONTENT, spaceId="acme-handbook"), params={"limit": 0})
+
+    assert spaces.status_code == content.status_code == 200
+    assert spaces.json() == {"items": [], "count": len(demo.spaces_of("org-acme"))}
+    assert content.json()["pages"] == [] and "next" not in content.json()
+    validate_response(ORG_SPACES, spaces.json())
+    validate_response(CONTENT, content.json())
+
+
+@pytest.mark.parametrize(
+    "limit", ["1001", "5000", "-1", "2.5", "ten", "", "1e3", "+5", " 5", "5_0", "9" * 30]
+)
+def test_a_limit_over_the_maximum_negative_or_not_an_integer_is_400(
+    api: FakeGitBookAPI, http: requests.Session, limit: str
+) -> None:
+    for target in (
+        url(api, ORG_MEMBERS, organizationId="org-acme"),
+        url(api, CONTENT, spaceId="acme-handbook"),
+    ):
+        response = http.get(target, params={"limit": limit})
+        assert response.status_code == 400
+        message = error_of(response)["message"]
+        assert "limit" in message and str(MAX_LIMIT) in message
+
+
+def test_default_page_size_is_checked_and_settable_while_serving(
+    api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    for bad in (0, MAX_LIMIT + 1, True, 2.5):
+        with pytest.raises(ValueError, match="default_page_size"):
+            FakeGitBookAPI(default_page_size=bad)  # type: ignore[arg-type]
+    target = url(api, ORG_SPACES, organizationId="org-acme")
+    api.default_page_size = 4
+    assert [len(b["items"]) for b in walk(http, target)] == [4, 2]
+    api.default_page_size = MAX_LIMIT
+    assert [len(b["items"]) for b in walk(http, target)] == [6]
+
+
+# --- rate limiting -------------------------------------------------------------------------------
+
+
+def rate_headers(response: requests.Response) -> tuple[int, int, int]:
+    """``(limit, remaining, reset)``; each header present and a plain non-negative integer."""
+    values = [response.headers[name] for name in RATE_HEADERS]
+    assert all(re.fullmatch(r"[0-9]+", v) for v in values), values
+    limit, remaining, reset = (int(v) for v in values)
+    return limit, remaining, reset
+
+
+def test_every_response_carries_the_rate_limit_headers_of_a_generous_unenforced_limit(
+    api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    assert api.rate_limit is None
+    generous = UNENFORCED_RATE_LIMIT
+    aggregate = url(api, AGGREGATE, organizationId="org-acme", siteId="site_docs")
+    started = time.time()
+    first = http.get(url(api, USER))
+    first_answered = time.time()
+    counted = [
+        first,
+        requests.get(url(api, ORGS), timeout=10),  # 401
+        http.get(api.base_url + "/v1/nothing-here"),  # 404
+        http.get(url(api, ORGS), params={"limit": MAX_LIMIT + 1}),  # 400
+        http.post(url(api, ORGS), json={}),  # 405
+        http.post(aggregate, json={"range": "last7Days"}),
+        http.get(url(api, TRAFFIC, spaceId="acme-handbook")),  # 404 under today's API
+    ]
+    api.add_fault(Fault(route=ORGS, status=503, times=1))
+    injected = http.get(url(api, ORGS))
+
+    assert [r.status_code for r in counted] == [200, 401, 404, 400, 405, 200, 404]
+    assert injected.status_code == 503
+    headers = [rate_headers(r) for r in counted]
+    assert {limit for limit, _, _ in headers} == {generous.requests}
+    # Counted one by one; the injected fault stands for something in front of GitBook: it
+    # answers before the limiter, is not counted, and carries no rate-limit headers.
+    remaining = [left for _, left, _ in headers]
+    assert remaining == [generous.requests - n for n in range(1, len(counted) + 1)]
+    assert "X-RateLimit-Limit" not in injected.headers
+    # One window, opened by the first request; Reset is its end rounded up to a whole second.
+    resets = {reset for _, _, reset in headers}
+    assert len(resets) == 1
+    reset = resets.pop()
+    window = generous.window_seconds
+    assert math.ceil(started + window) <= reset <= math.ceil(first_answered + window)
+    assert api.throttled == 0 and "Retry-After" not in injected.headers
+
+
+def test_an_enforced_limit_answers_429_with_the_headers_until_the_window_resets(
+    demo: Dataset, http: requests.Session
+) -> None:
+    limit = RateLimit(requests=3, window_seconds=2.0)
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, rate_limit=limit) as api:
+        before = time.time()
+        served = [http.get(url(api, ORGS)) for _ in range(3)]
+        after = time.time()
+        sent = time.time()
+        throttled = [http.get(url(api, ORGS)) for _ in range(3)]
+        _, _, reset = rate_headers(served[0])
+        while time.time() < reset:  # wait exactly until the advertised second, no slack
+            time.sleep(0.005)
+        again_sent = time.time()
+        again = http.get(url(api, ORGS))
+        again_answered = time.time()
+        statuses = [r.status for r in api.requests]
+        count = api.throttled
+
+    assert [r.status_code for r in served] == [200, 200, 200]
+    assert [rate_headers(r) for r in served] == [(3, 2, reset), (3, 1, reset), (3, 0, reset)]
+    assert math.ceil(before + 2.0) <= reset <= math.ceil(after + 2.0)
+    for response in throttled:
+        assert response.status_code == 429
+        assert rate_headers(response) == (3, 0, reset)  # refused requests do not move the window
+        assert "Retry-After" not in response.headers
+        error = error_of(response)
+        match = THROTTLED.fullmatch(error["message"])
+        assert match, error["message"]
+        assert 1 <= int(match.group(1)) <= math.ceil(reset - sent)
+    # A new window opens with the first request after the old one ended; the 429s used none of it.
+    assert again.status_code == 200
+    _, left, new_reset = rate_headers(again)
+    assert left == 2
+    assert math.ceil(again_sent + 2.0) <= new_reset <= math.ceil(again_answered + 2.0)
+    assert statuses == [200, 200, 200, 429, 429, 429, 200] and count == 3
+
+
+def test_errors_count_against_the_limit_and_injected_faults_come_first(
+    demo: Dataset, http: requests.Session
+) -> None:
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, rate_limit=RateLimit(2, 60)) as api:
+        unauthorized = requests.get(url(api, ORGS), timeout=10)
+        missing = http.get(url(api, CONTENT, spaceId="nope"))
+        refused = http.get(url(api, ORGS))
+        api.add_fault(Fault(route=ORGS, status=503, times=1, retry_after=1))
+        injected = http.get(url(api, ORGS))
+        api.add_fault(Fault(route=ORGS, status=None, headers={"X-Extra": "1"}))
+        shaped = http.get(url(api, ORGS))  # status=None: served normally, so limited
+
+    assert [r.status_code for r in (unauthorized, missing, refused)] == [401, 404, 429]
+    assert [rate_headers(r)[1] for r in (unauthorized, missing, refused)] == [1, 0, 0]
+    assert injected.status_code == 503 and injected.headers["Retry-After"] == "1"
+    assert "X-RateLimit-Remaining" not in injected.headers
+    assert shaped.status_code == 429 and shaped.headers["X-Extra"] == "1"
+    error_of(refused)
+    assert api.throttled == 2  # the injected 503 is not the limiter's
+
+
+def test_the_rate_limit_can_change_while_serving(
+    api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    api.rate_limit = RateLimit(1, 60)
+    first, second = http.get(url(api, USER)), http.get(url(api, USER))
+    api.rate_limit = None
+    third = http.get(url(api, USER))
+
+    assert (first.status_code, second.status_code, third.status_code) == (200, 429, 200)
+    assert rate_headers(first)[:2] == (1, 0) and rate_headers(second)[:2] == (1, 0)
+    generous = UNENFORCED_RATE_LIMIT.requests
+    assert rate_headers(third)[:2] == (generous, generous - 1)  # a fresh, unenforced window
+    assert [r.status for r in api.requests] == [200, 429, 200] and api.throttled == 1
+    api.clear_requests()
+    assert api.throttled == 0
+
+
+def test_the_limiter_counts_exactly_under_concurrent_requests(demo: Dataset) -> None:
+    results: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def client(target: str) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {TOKEN}"
+            for _ in range(15):
+                response = session.get(target, timeout=10)
+                with lock:
+                    results.append((response.status_code, rate_headers(response)[1]))
+
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, rate_limit=RateLimit(20, 60)) as api:
+        threads = [threading.Thread(target=client, args=(url(api, ORGS),)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        throttled = api.throttled
+
+    assert Counter(status for status, _ in results) == {200: 20, 429: 40}
+    assert sorted(left for status, left in results if status == 200) == list(range(20))
+    assert throttled == 40
+
+
+def test_rate_limit_values_are_checked_and_parsed() -> None:
+    assert RateLimit.parse("60/60") == RateLimit(60, 60.0)
+    assert RateLimit.parse("5/1.5") == RateLimit(5, 1.5)
+    for bad in ("60", "0/60", "60/0", "60/-1", "x/60", "60/inf", "1.5/60"):
+        with pytest.raises(ValueError):
+            RateLimit.parse(bad)
+    with pytest.raises(AttributeError):
+        RateLimit(1, 1).requests = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        FakeGitBookAPI(rate_limit=(60, 60))  # type: ignore[arg-type]
+
+
+# --- API versions --------------------------------------------------------------------------------
+
+
+def test_todays_api_answers_404_for_space_traffic_like_any_unknown_route(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    assert api.api_version == TODAY_API
+    traffic = http.get(url(api, TRAFFIC, spaceId="acme-handbook"))
+    unknown = http.get(api.base_url + "/v1/nothing-here")
+    anonymous = requests.get(url(api, TRAFFIC, spaceId="acme-handbook"), timeout=10)
+
+    assert traffic.status_code == unknown.status_code == 404
+    assert error_of(traffic) == error_of(unknown)
+    assert anonymous.status_code == 401
+    assert [r.status for r in api.requests_to(TRAFFIC)] == [404, 401]  # still recognisable
+    assert http.get(url(api, CONTENT, spaceId="acme-handbook")).status_code == 200
+    assert api.expected_row_counts() == {**demo.expected_row_counts(), "insights_traffic": 0}
+    assert demo.expected_row_counts(traffic=False)["insights_traffic"] == 0
+
+
+def test_the_legacy_api_serves_space_traffic(
+    legacy_api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    response = http.get(url(legacy_api, TRAFFIC, spaceId="acme-handbook"))
+
+    assert response.status_code == 200
+    validate_response(TRAFFIC, response.json())
+    assert legacy_api.expected_row_counts() == demo.expected_row_counts()
+    assert legacy_api.expected_row_counts()["insights_traffic"] == 98
+
+
+def test_the_api_version_is_checked_and_settable_while_serving(
+    api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    with pytest.raises(ValueError, match="api_version"):
+        FakeGitBookAPI(api_version="0.100.0")  # type: ignore[arg-type]
+    target = url(api, TRAFFIC, spaceId="acme-handbook")
+    assert http.get(target).status_code == 404
+    api.api_version = LEGACY_TRAFFIC_API
+    assert http.get(target).status_code == 200
+
+
+# --- changes between syncs (Dataset.without) ---------------------------------------------------
+
+
+def _dump(dataset: Dataset) -> str:
+    """Everything the dataset serves, as text (to show a dataset was not changed)."""
+    return json.dumps(
+        [
+            dataset.organizations,
+            [list(dataset.members_of(o["id"])) for o in dataset.organizations],
+            dataset.spaces,
+            [list(dataset.pages_of(s["id"])) for s in dataset.spaces],
+            [list(dataset.traffic_of(s["id"])) for s in dataset.spaces],
+            dataset.sites,
+            dataset.spaces_by_site,
+            [len(dataset.expected_site_insights(s["id"], dataset.anchor)) for s in dataset.sites],
+        ],
+        sort_keys=True,
+    )
+
+
+def test_without_returns_a_new_dataset_and_leaves_the_original_alone(demo: Dataset) -> None:
+    before = _dump(demo)
+    changed = demo.without(
+        orgs=["org-globex"],
+        spaces=["acme-api"],
+        members=[("org-acme", "user-ken")],
+        pages=[("acme-handbook", "guide-setup")],
+        sites=["site_changelog"],
+        site_days=[("site_docs", demo.anchor)],
+    )
+    assert _dump(demo) == before == _dump(Dataset.demo())
+    assert _dump(changed) != before
+    same = demo.without()
+    assert same is not demo and _dump(same) == before
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        {"orgs": ["org-nope"]},
+        {"spaces": ["nope"]},
+        {"members": [("org-acme", "user-nope")]},
+        {"members": [("org-nope", "user-ada")]},
+        {"members": [("org-acme", "user-guest")]},  # a member of the other org
+        {"pages": [("acme-handbook", "nope")]},
+        {"pages": [("nope", "intro")]},
+        {"pages": [("acme-empty", "intro")]},
+        {"sites": ["site_nope"]},
+        {"site_days": [("site_nope", date(2024, 6, 30))]},
+        {"site_days": [("site_docs", "2024-06-30")]},
+    ],
+)
+def test_without_refuses_unknown_ids(demo: Dataset, removal: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        demo.without(**removal)
+
+
+def test_without_refuses_a_bare_string(demo: Dataset) -> None:
+    with pytest.raises(TypeError, match="collection"):
+        demo.without(spaces="acme-api")
+
+
+def test_an_org_goes_with_its_spaces_members_and_sites(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    api.dataset = demo.without(orgs=["org-globex"])
+    orgs = http.get(url(api, ORGS)).json()
+    gone = [
+        http.get(url(api, route, organizationId="org-globex"))
+        for route in (ORG_SPACES, ORG_MEMBERS, ORG_SITES)
+    ]
+    gone.append(http.get(url(api, CONTENT, spaceId="globex-docs")))
+
+    assert [o["id"] for o in orgs["items"]] == ["org-acme"] and orgs["count"] == 1
+    assert [error_of(r)["code"] for r in gone] == [404] * 4
+    assert api.expected_row_counts() == {
+        **demo.expected_row_counts(traffic=False),
+        "organizations": 1,
+        "spaces": 6,
+        "org_members": 7,
+        "content": 23,
+        "sites": 2,
+    }
+    assert not api.dataset.has_site("site_globex")
+    assert "site_globex" not in api.dataset.spaces_by_site
+    assert api.dataset.guest_member_id is None and api.dataset.shared_member_id is None
+
+
+def test_a_token_that_sees_no_organization(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    api.dataset = demo.without(orgs=[o["id"] for o in demo.organizations])
+    orgs = http.get(url(api, ORGS))
+    user = http.get(url(api, USER))
+
+    assert orgs.json() == {"items": [], "count": 0}
+    validate_response(ORGS, orgs.json())
+    assert user.json() == demo.user
+    counts = api.dataset.expected_row_counts()
+    assert counts == {t: 1 if t == "users" else 0 for t in counts}
+    assert api.dataset.spaces == [] and api.dataset.sites == []
+    assert all(
+        getattr(api.dataset, name) is None
+        for name in ("empty_space_id", "awkward_space_id", "nested_page_id", "guest_member_id")
+    )
+
+
+def test_spaces_go_with_their_pages_and_traffic_and_leave_their_sites(
+    legacy_api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    api = legacy_api
+    changed = demo.without(spaces=["acme-api", "sp+ace x/1"])
+    api.dataset = changed
+    spaces = walk_rows(http, ORG_SPACES, url(api, ORG_SPACES, organizationId="org-acme"))
+    sites = http.get(url(api, ORG_SITES, organizationId="org-acme")).json()
+
+    kept = ["acme-handbook", "acme-empty", "acme-changelog", "acme-design"]
+    assert [s["id"] for s in spaces] == kept
+    for space_id in ("acme-api", "sp+ace x/1"):
+        assert http.get(url(api, CONTENT, spaceId=space_id)).status_code == 404
+        assert http.get(url(api, TRAFFIC, spaceId=space_id)).status_code == 404
+        assert space_id not in changed.pages_by_space and space_id not in changed.traffic_by_space
+    validate_response(ORG_SITES, sites)
+    assert changed.spaces_by_site["site_docs"] == ["acme-handbook"]
+    assert {s["id"]: s["siteSpaces"] for s in sites["items"]} == {
+        "site_docs": 1,
+        "site_changelog": 1,
+    }
+    events = changed.site_events("site_docs", demo.anchor)
+    assert {a.page[1] for a in events if a.page} == {"acme-handbook"}
+    assert changed.awkward_space_id is None and changed.empty_space_id == "acme-empty"
+    counts = changed.expected_row_counts()
+    assert counts["spaces"] == 6 and counts["insights_traffic"] == 98 - 2 * 14
+
+
+def test_an_organization_with_no_spaces(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    globex = [s["id"] for s in demo.spaces_of("org-globex")]
+    api.dataset = demo.without(spaces=globex)
+    listed = http.get(url(api, ORG_SPACES, organizationId="org-globex"))
+    sites = http.get(url(api, ORG_SITES, organizationId="org-globex")).json()
+
+    assert listed.json() == {"items": [], "count": 0}
+    validate_response(ORG_SPACES, listed.json())
+    assert [o["id"] for o in http.get(url(api, ORGS)).json()["items"]] == ["org-acme", "org-globex"]
+    assert [(s["id"], s["siteSpaces"]) for s in sites["items"]] == [("site_globex", 0)]
+    # A site that publishes nothing still has visitors: every one of them hits a 404.
+    insights = api.dataset.expected_site_insights("site_globex", demo.anchor)
+    assert insights and {(event, page) for event, page, _ in insights} == {("page_view", None)}
+
+
+def test_members_go_from_their_org_only(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    api.dataset = demo.without(members=[("org-acme", "user-alan"), ("org-globex", "user-ada")])
+    acme = walk_rows(http, ORG_MEMBERS, url(api, ORG_MEMBERS, organizationId="org-acme"))
+    globex = walk_rows(http, ORG_MEMBERS, url(api, ORG_MEMBERS, organizationId="org-globex"))
+
+    assert [m["id"] for m in acme] == [
+        m["id"] for m in demo.members_of("org-acme") if m["id"] != "user-alan"
+    ]
+    assert [m["id"] for m in globex] == ["user-margaret", "user-dennis", "user-guest"]
+    assert api.dataset.shared_member_id is None  # user-ada is in one org now
+    assert api.dataset.guest_member_id == "user-guest"
+    assert api.expected_row_counts()["org_members"] == 9
+
+
+def test_a_page_goes_with_its_subtree_and_the_space_gets_a_new_revision(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    changed = demo.without(pages=[("acme-handbook", "guide")])
+    api.dataset = changed
+    content = list(walk(http, url(api, CONTENT, spaceId="acme-handbook")))
+    listed = walk_rows(http, ORG_SPACES, url(api, ORG_SPACES, organizationId="org-acme"))
+    handbook = next(s for s in listed if s["id"] == "acme-handbook")
+    pages = [p for body in content for p in flatten_pages(body["pages"])]
+
+    for body in content:
+        validate_response(CONTENT, body)
+    gone = {"guide", "guide-setup", "guide-setup-advanced", "guide-faq"}
+    assert [p["id"] for p in pages] == [
+        p["id"] for p in flatten_pages(demo.pages_of("acme-handbook")) if p["id"] not in gone
+    ]
+    assert changed.page_tree("acme-handbook").total == len(pages) == 11 - 4
+    assert changed.expected_row_counts()["content"] == demo.expected_row_counts()["content"] - 4
+    # A deletion is an edit: a new active revision, served by content, and a later updatedAt.
+    old = demo.space("acme-handbook")
+    assert handbook["revision"] == content[0]["id"] != old["revision"]
+    assert handbook["updatedAt"] > old["updatedAt"]
+    assert changed.space("acme-api") is demo.space("acme-api")  # other spaces are untouched
+    assert changed.nested_page_id is changed.grandchild_page_id is None
+    assert changed.paginated_space_id is None  # 5 top-level pages left: one page of content
+
+
+def test_removing_a_grandchild_or_a_repeated_page_updates_the_awkward_cases(
+    demo: Dataset,
+) -> None:
+    leaf = demo.without(pages=[("acme-handbook", "guide-setup-advanced")])
+    assert leaf.nested_page_id is None and leaf.grandchild_page_id is None
+    assert leaf.paginated_space_id == "acme-handbook"
+    setup = next(
+        p for p in flatten_pages(leaf.pages_of("acme-handbook")) if p["id"] == "guide-setup"
+    )
+    assert setup["pages"] == [] and leaf.page_tree("acme-handbook").total == 10
+
+    with_intro = [s["id"] for s in demo.spaces if demo.page_tree(s["id"]).total]
+    once = demo.without(pages=[(s, "intro") for s in with_intro[1:]])
+    assert demo.repeated_page_id == "intro" and once.repeated_page_id is None
+    assert once.expected_row_counts()["content"] == 29 - (len(with_intro) - 1)
+
+
+def test_an_account_with_no_sites(
+    api: FakeGitBookAPI, http: requests.Session, demo: Dataset
+) -> None:
+    api.dataset = demo.without(sites=[s["id"] for s in demo.sites])
+    for org in demo.organizations:
+        listed = http.get(url(api, ORG_SITES, organizationId=org["id"])).json()
+        assert listed == {"items": [], "count": 0}
+        validate_response(ORG_SITES, listed)
+    target = url(api, AGGREGATE, organizationId="org-acme", siteId="site_docs")
+    assert error_of(http.post(target, json={"range": "last7Days"}))["code"] == 404
+    assert api.dataset.spaces_by_site == {} and api.expected_row_counts()["sites"] == 0
+    assert api.expected_row_counts()["spaces"] == 8  # spaces stay, unpublished
+
+
+def test_without_works_on_generated_datasets(http: requests.Session) -> None:
+    generated = Dataset.generate(orgs=2, spaces_per_org=3, members_per_org=6, pages_per_space=8)
+    assert generated.awkward_space_id == "sp+ace x/000"
+    assert generated.awkward_site_id == "site +x/000"
+    changed = generated.without(
+        spaces=["sp+ace x/000"],
+        members=[("org-001", "user-001-00004")],
+        pages=[("space-000-001", "guide"), ("space-001-002", "page-00007")],
+        sites=["site +x/000"],
+    )
+
+    # Gone, so None: an attribute never moves on to another entity of the same kind.
+    assert changed.awkward_space_id is None and changed.awkward_site_id is None
+    assert changed.has_space("sp+ace x/001") and changed.has_site("site +x/001")
+    assert changed.nested_page_id == "guide"  # still nested in the other spaces
+    assert changed.shared_member_id == "user-bench"
+    counts, before = changed.expected_row_counts(), generated.expected_row_counts()
+    assert counts["spaces"] == before["spaces"] - 1
+    assert counts["org_members"] == before["org_members"] - 1
+    assert counts["content"] == before["content"] - 8 - 3 - 1  # guide > setup > advanced
+    assert counts["sites"] == before["sites"] - 1
+    with FakeGitBookAPI(dataset=changed, token=TOKEN) as api:
+        members = walk_rows(http, ORG_MEMBERS, url(api, ORG_MEMBERS, organizationId="org-001"))
+        content = http.get(url(api, CONTENT, spaceId="space-001-002"), params={"limit": 100})
+    assert "user-001-00004" not in {m["id"] for m in members} and len(members) == 5
+    assert "page-00007" not in {p["id"] for p in flatten_pages(content.json()["pages"])}
+    validate_response(CONTENT, content.json())
+    kept = generated.without(spaces=["space-001-001"], sites=["site_001_01"])
+    assert (kept.awkward_space_id, kept.awkward_site_id) == ("sp+ace x/000", "site +x/000")
+
+
+def test_the_dataset_can_be_replaced_while_serving(api: FakeGitBookAPI, demo: Dataset) -> None:
+    smaller = demo.without(orgs=["org-globex"])
+    stop = threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def client() -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {TOKEN}"
+            while not stop.is_set():
+                body = session.get(url(api, ORGS), params={"limit": 10}, timeout=10).json()
+                members = session.get(url(api, ORG_MEMBERS, organizationId="org-globex"))
+                seen.append((len(body["items"]), body["count"], members.status_code))
+
+    reader = threading.Thread(target=client)
+    reader.start()
+    try:
+        for i in range(40):
+            api.dataset = smaller if i % 2 == 0 else demo
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        reader.join()
+
+    assert seen and all(items == count for items, count, _ in seen)
+    assert {count for _, count, _ in seen} <= {1, 2}
+    assert {status for _, _, status in seen} <= {200, 404}
+    with pytest.raises(TypeError):
+        api.dataset = None  # type: ignore[assignment]
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_the_command_line_takes_page_size_rate_limit_and_api_version() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["--default-page-size", "50", "--rate-limit", "60/60", "--api-version", "0.91.0"]
+    )
+    assert (args.default_page_size, args.rate_limit, args.api_version) == (
+        50,
+        RateLimit(60, 60.0),
+        LEGACY_TRAFFIC_API,
+    )
+    defaults = parser.parse_args([])
+    assert (defaults.default_page_size, defaults.rate_limit, defaults.api_version) == (
+        5,
+        None,
+        TODAY_API,
+    )
+    for bad in (
+        ["--max-page-size", "5"],
+        ["--default-page-size", "0"],
+        ["--default-page-size", "1001"],
+        ["--rate-limit", "60"],
+        ["--api-version", "0.100.0"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_the_command_line_serves_with_those_options(http: requests.Session) -> None:
+    command = [sys.executable, "-m", "analytics_assets.devtools.fake_api", "--port", "0"]
+    command += ["--token", TOKEN, "--default-page-size", "3", "--rate-limit", "3/60"]
+    command += ["--api-version", LEGACY_TRAFFIC_API]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            base = process.stdout.readline().strip()
+            banner = process.stdout.readline()
+            assert base.startswith("http://127.0.0.1:")
+            traffic = http.get(base + TRAFFIC.replace("{spaceId}", "acme-handbook"), timeout=10)
+            members = http.get(base + ORG_MEMBERS.replace("{organizationId}", "org-acme"))
+            http.get(base + USER)
+            refused = http.get(base + USER)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=10)
+
+    assert traffic.status_code == 200 and len(traffic.json()["views"]) == 3
+    assert rate_headers(traffic)[:2] == (3, 2)
+    assert len(members.json()["items"]) == 3
+    assert refused.status_code == 429 and "Retry-After" not in refused.headers
+    assert "0.91.0" in banner and "3/60s" in banner
+    assert TOKEN not in banner + output and "stopped" in output

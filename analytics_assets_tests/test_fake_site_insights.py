@@ -123,7 +123,7 @@ def error_message(response: requests.Response, status: int = 400) -> str:
 
 def test_sites_are_listed_per_org_with_cursor_pagination(http: requests.Session) -> None:
     dataset = Dataset.demo()
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, max_page_size=1) as api:
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, default_page_size=1) as api:
         bodies = []
         params: dict[str, str] = {}
         while True:
@@ -213,6 +213,58 @@ def test_counts_are_consistent_and_every_day_has_data(dataset: Dataset) -> None:
     again = Dataset.demo()
     assert again.site_events("site_docs", ANCHOR) == dataset.site_events("site_docs", ANCHOR)
     assert dataset.site_events("site_docs", ANCHOR) != dataset.site_events("site_docs", today)
+
+
+def test_a_site_with_no_events_on_a_day(http: requests.Session) -> None:
+    """``Dataset.without(site_days=...)``: that day has no groups; every other day is unchanged."""
+    demo = Dataset.demo()
+    before = ANCHOR - timedelta(days=1)
+    quiet = demo.without(site_days=[("site_docs", ANCHOR)])
+    with FakeGitBookAPI(dataset=quiet, token=TEST_TOKEN) as api:
+        grouped = query(http, api, "site_docs", day_query(ANCHOR))
+        totals = query(http, api, "site_docs", {"range": day_range(ANCHOR), "select": COUNTS})
+        by_hour = query(
+            http,
+            api,
+            "site_docs",
+            {"range": day_range(ANCHOR), "groupBy": [{"column": "datetime"}]},
+        )
+        other_day = query(http, api, "site_docs", day_query(before))
+
+    assert quiet.expected_site_insights("site_docs", ANCHOR) == {}
+    assert (
+        quiet.site_events("site_docs", ANCHOR) == () and quiet.groups_on("site_docs", ANCHOR) == 0
+    )
+    assert grouped == {
+        "columns": [{"column": c["column"], "values": []} for c in [*GROUP_BY, *COUNTS]]
+    }
+    assert by_hour == {
+        "columns": [{"column": "datetime", "values": []}, {"column": "eventsCount", "values": []}]
+    }
+    assert rows_of(totals) == [dict.fromkeys([c["column"] for c in COUNTS], 0)]  # no groupBy
+    assert as_insights(rows_of(other_day)) == demo.expected_site_insights("site_docs", before)
+    for site in ("site_changelog", "site_globex"):
+        assert quiet.expected_site_insights(site, ANCHOR) == demo.expected_site_insights(
+            site, ANCHOR
+        )
+    assert demo.expected_site_insights("site_docs", ANCHOR)  # the original still has events
+    assert quiet.expected_site_insight_rows([ANCHOR]) == demo.expected_site_insight_rows(
+        [ANCHOR]
+    ) - len(demo.expected_site_insights("site_docs", ANCHOR))
+
+
+def test_quiet_days_survive_later_removals_and_work_on_generated_data() -> None:
+    generated = Dataset.generate(orgs=2, spaces_per_org=2, members_per_org=2, pages_per_space=3)
+    site_ids = [s["id"] for s in generated.sites]
+    quiet = generated.without(site_days=[(site_ids[0], ANCHOR), (site_ids[-1], ANCHOR)])
+    later = quiet.without(spaces=["space-000-001"], sites=[site_ids[-1]])
+
+    assert quiet.expected_site_insights(site_ids[0], ANCHOR) == {}
+    assert later.expected_site_insights(site_ids[0], ANCHOR) == {}
+    assert later.quiet_site_days == frozenset({(site_ids[0], ANCHOR)})  # the removed site's went
+    assert later.expected_site_insights(site_ids[1], ANCHOR)
+    with pytest.raises(ValueError, match="site_days"):
+        generated.without(site_days=[(site_ids[0], datetime(2024, 6, 30, tzinfo=timezone.utc))])
 
 
 def test_limit_truncates_silently_after_ordering(

@@ -18,7 +18,7 @@ from typing import Any
 from dagster import DagsterInstance
 from hypothesis import HealthCheck, Phase, event, given, settings
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import DEMO_ANCHOR
 from analytics_assets.devtools.fake_api.site_insights import aggregate
 from analytics_assets.gitbook.settings import RESOURCES
@@ -220,11 +220,13 @@ def test_any_schema_valid_account_syncs_one_row_per_distinct_key(account: Accoun
 
     with (
         tempfile.TemporaryDirectory(prefix="gitbook-property-") as tmp,
-        FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, max_page_size=MAX_PAGE_SIZE) as api,
+        FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api,
         DagsterInstance.ephemeral() as instance,
     ):
         warehouse = Warehouse(Path(tmp) / "warehouse.duckdb", Path(tmp) / "dlt_pipelines")
-        result = Runner(api, warehouse, instance).materialize(raise_on_error=False)
+        # Small pages, so generated lists take several.
+        runner = Runner(api, warehouse, instance)
+        result = runner.materialize(raise_on_error=False, page_size=MAX_PAGE_SIZE)
         assert result.success, failure_message(result)
 
         expected = expected_keys(account)

@@ -8,7 +8,7 @@ import pytest
 from dagster import materialize
 
 from analytics_assets.assets import build_gitbook_assets
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner
 
@@ -30,7 +30,7 @@ def dataset() -> Dataset:
 
 @pytest.fixture
 def fake_api(dataset: Dataset) -> Iterator[FakeGitBookAPI]:
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, max_page_size=10) as api:
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         yield api
 
 
@@ -38,7 +38,8 @@ def progress_messages(runner: Runner, progress_seconds: float) -> list[str]:
     result = materialize(
         [build_gitbook_assets(progress_seconds=progress_seconds)],
         instance=runner.instance,
-        resources=runner.resources(),
+        # Pages of 10 (not GitBook's 1000) so that lists take many pages.
+        resources=runner.resources(page_size=10),
     )
     assert result.success
     logs = runner.instance.all_logs(result.run_id)

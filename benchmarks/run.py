@@ -137,7 +137,7 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
     token = secrets.token_urlsafe(16)
     samples: dict[str, list[Sample]] = {c: [] for c in CONTENDERS}
     with FakeGitBookAPI(
-        dataset=dataset, token=token, max_page_size=workload.page_size, latency=workload.latency
+        dataset=dataset, token=token, default_page_size=workload.page_size, latency=workload.latency
     ) as api:
         for _ in range(repeats):
             for contender in CONTENDERS:

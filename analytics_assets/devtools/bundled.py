@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
 )
 
 from analytics_assets.definitions import defs
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME, SITE_INSIGHTS_JOB_NAME
 from analytics_assets.resources import GitBookResource, WarehouseResource
 
@@ -23,10 +23,12 @@ RECENT_DAYS = 7
 
 @contextmanager
 def bundled_gitbook() -> Iterator[GitBookResource]:
-    """The bundled API on a free loopback port, with today's traffic and a throwaway token."""
+    """The bundled API on a free loopback port, with a throwaway token, shaped like today's
+    GitBook (API 0.202.0): no space traffic endpoint, analytics per site, its rate-limit
+    headers and small default pages. What users will meet is what the demo and the gate run."""
     token = secrets.token_urlsafe(24)
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
-    with FakeGitBookAPI(dataset=dataset, token=token) as api:
+    with FakeGitBookAPI(dataset=dataset, token=token, api_version=TODAY_API) as api:
         yield GitBookResource(access_token=token, base_url=api.base_url)
 
 
@@ -42,13 +44,18 @@ def _console(log_level: str) -> dict[str, Any]:
 
 
 def run_full_sync(
-    gitbook: GitBookResource, warehouse: WarehouseResource, log_level: str = "DEBUG"
+    gitbook: GitBookResource,
+    warehouse: WarehouseResource,
+    log_level: str = "DEBUG",
+    instance: DagsterInstance | None = None,
 ) -> ExecuteInProcessResult:
-    """The `gitbook_full_sync` job, in process: every unpartitioned asset, then its checks."""
+    """The `gitbook_full_sync` job, in process: every unpartitioned asset, then its checks.
+
+    `instance` keeps the run's records (a fresh ephemeral one by default)."""
     job = defs().resolve_job_def(FULL_SYNC_JOB_NAME)
     return job.execute_in_process(
         run_config=_console(log_level),
-        instance=DagsterInstance.ephemeral(),
+        instance=instance or DagsterInstance.ephemeral(),
         resources={"gitbook": gitbook, "warehouse": warehouse},
         raise_on_error=False,
     )
@@ -59,12 +66,13 @@ def run_site_insights(
     warehouse: WarehouseResource,
     days: list[date],
     log_level: str = "DEBUG",
+    instance: DagsterInstance | None = None,
 ) -> ExecuteInProcessResult:
     """`gitbook_site_insights_sync` over `days` in one run, as a backfill runs it, then checks."""
     job = defs().resolve_job_def(SITE_INSIGHTS_JOB_NAME)
     return job.execute_in_process(
         run_config=_console(log_level),
-        instance=DagsterInstance.ephemeral(),
+        instance=instance or DagsterInstance.ephemeral(),
         resources={"gitbook": gitbook, "warehouse": warehouse},
         tags={
             ASSET_PARTITION_RANGE_START_TAG: days[0].isoformat(),

@@ -38,3 +38,12 @@ class PaginationError(GitBookError):
         super().__init__(message)
         self.resource = resource
         self.path = path
+
+
+class GitBookRateLimitError(GitBookError):
+    """GitBook's rate limit would keep the sync waiting longer than it may wait in all."""
+
+    def __init__(self, message: str, *, resource: str | None, path: str):
+        super().__init__(message)
+        self.resource = resource
+        self.path = path

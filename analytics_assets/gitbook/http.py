@@ -2,7 +2,8 @@
 
 dlt's own defaults retry every 5xx and count attempts, not retries; this module configures dlt's
 `Client` to retry exactly 429/500/502/503/504, three times, with exponential backoff factor 2,
-honouring `Retry-After`.
+honouring `Retry-After`. A 429 that says when GitBook's window resets never reaches that retry:
+the transport waits for the window and sends again (`rate_limit.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests import PreparedRequest, RequestException, Response, Session
 
 from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
+from analytics_assets.gitbook.rate_limit import RateLimitedAdapter, RateLimitPacer
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
     MAX_CONCURRENCY,
+    MAX_RATE_LIMIT_WAIT_SECONDS,
     MAX_RETRIES,
     MAX_RETRY_DELAY_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
@@ -41,11 +44,15 @@ def build_session(
     max_retry_delay: float = MAX_RETRY_DELAY_SECONDS,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_concurrency: int = MAX_CONCURRENCY,
+    max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
+    warn: Callable[[str], None] = logger.warning,
 ) -> Session:
-    """A requests session with the spec's retry policy and a cap on requests in flight.
+    """A requests session with the spec's retry policy, GitBook's rate limiter respected, and a
+    cap on requests in flight.
 
     Status errors are raised by `response_guard`. The session is shared by dlt's extract
-    workers; the cap holds however many workers dlt runs.
+    workers; the cap holds however many workers dlt runs. Every request is paced by one
+    `RateLimitPacer` (see `rate_limit.py`), which tells `warn` when and how long it waits.
     """
     client = Client(
         request_timeout=request_timeout,
@@ -58,6 +65,10 @@ def build_session(
         respect_retry_after_header=True,
     )
     session = client.session
+    pacer = RateLimitPacer(max_wait=max_rate_limit_wait, log=warn)
+    adapter = RateLimitedAdapter(pacer, pool_maxsize=max(max_concurrency, 10))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     session.send = _capped(  # type: ignore[method-assign]
         _naming_the_request(session.send), threading.BoundedSemaphore(max_concurrency)
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dlt.sources.rest_api.config_setup import make_parent_key_name
@@ -55,3 +56,24 @@ def flatten_page_tree(page: dict[str, Any]) -> Iterator[dict[str, Any]]:
             row["space_id"] = space_id
         yield row
         stack.extend((child, node.get("id")) for child in reversed(children))
+
+
+def first_of_each_key(key: Sequence[str]) -> Callable[[dict[str, Any]], bool]:
+    """Filter step: keep the first row of each primary key in this run, drop repeats.
+
+    Tables are replaced by each sync, and a replace does not deduplicate. GitBook's cursor
+    pages can repeat a row when a list shifts while it is being paged through; the table keeps
+    one. Thread-safe: dlt's extract workers run a parallelized resource's steps concurrently.
+    """
+    seen: set[tuple[Any, ...]] = set()
+    lock = threading.Lock()
+
+    def first(row: dict[str, Any]) -> bool:
+        value = tuple(str(row.get(column)) for column in key)
+        with lock:
+            if value in seen:
+                return False
+            seen.add(value)
+            return True
+
+    return first

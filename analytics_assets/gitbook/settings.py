@@ -6,6 +6,7 @@ Dagster layer read one table instead of repeating per-resource code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from dlt.common.schema.typing import TColumnSchema
@@ -27,6 +28,14 @@ MAX_RETRY_DELAY_SECONDS = 300.0
 REQUEST_TIMEOUT_SECONDS = 60.0
 # Requests in flight at once across all resources; low enough that an account is not throttled.
 MAX_CONCURRENCY = 8
+# GitBook's largest page (`limit`, 0 to 1000 in its OpenAPI description): fewest requests per list.
+PAGE_SIZE = 1000
+# The most wall time one sync may spend waiting for GitBook's rate-limit windows (GitBook's
+# documented window is 60 s, so this is about 15 windows) before it fails.
+MAX_RATE_LIMIT_WAIT_SECONDS = 900.0
+# How replaced tables reach the destination: loaded into the staging dataset, then swapped in by
+# one transaction (delete and insert), so a reader never sees a table half replaced.
+REPLACE_STRATEGY = "insert-from-staging"
 # A guard, not a limit anyone should reach: a resource that pages this far is treated as a loop.
 MAX_PAGES_PER_REQUEST_CHAIN = 100_000
 
@@ -53,6 +62,11 @@ class ResourceSpec:
     removed_hint: str | None = None
     """For an endpoint GitBook has removed from its current API: a 404 or 410 then means
     "not served to this account", and this hint is the run log's warning instead of a failure."""
+
+    @property
+    def is_paginated_list(self) -> bool:
+        """GitBook's paginated lists (`{"items": [...], "next": ...}`) take `limit` and `page`."""
+        return self.data_selector == "items"
 
 
 # Nested objects and arrays named in the spec (`urls`, `user`, `cover`, `layout`, `emailDomains`,
@@ -268,14 +282,21 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
     parent="sites",
     parent_key="site_id",
 )
-# Replaced a whole (site, day) at a time: dlt's delete-insert deletes every row of the
-# (site_id, day) pairs in a load, then inserts the load's rows.
-SITE_INSIGHTS_MERGE_KEY = ("site_id", "day")
 
 TABLES: tuple[ResourceSpec, ...] = (*RESOURCES, SITE_INSIGHTS_DAILY)
 """Every table, whichever pipeline loads it."""
 RESOURCES_BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in TABLES}
 
+
 # When space ids are configured, spaces are fetched one by one instead of discovered per org.
 SPACE_BY_ID_PATH = "/v1/spaces/{space_id}"
 CONFIGURED_SPACES_RESOURCE = "configured_space_ids"
+
+
+def resource_for_path(path: str) -> str | None:
+    """The resource whose endpoint `path` (as sent, percent-encoded ids) belongs to."""
+    endpoints = [(spec.path, spec.name) for spec in TABLES] + [(SPACE_BY_ID_PATH, SPACES.name)]
+    for template, name in endpoints:
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
+            return name
+    return None

@@ -3,7 +3,8 @@
 Its own source (and, in Dagster, its own pipeline) because its days come from a partition: the
 unpartitioned tables never wait for, or get partitioned with, it. Organizations and sites are
 discovered with the same `rest_api` entries as the main source, unloaded here; each (site, day)
-is then one task for a parallelized transformer that posts the day's aggregation queries.
+is then one task for a parallelized transformer that posts the day's aggregation queries. The
+loaded resource replaces the run's days whole (see `replaced_scope`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from analytics_assets.gitbook.settings import (
     DEFAULT_BASE_URL,
     MAX_CONCURRENCY,
     MAX_PAGES_PER_REQUEST_CHAIN,
+    MAX_RATE_LIMIT_WAIT_SECONDS,
     MAX_RETRIES,
     ORGANIZATIONS,
+    PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
     SITE_INSIGHTS_DAILY,
-    SITE_INSIGHTS_MERGE_KEY,
     SITES,
     SOURCE_NAME,
 )
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 SITE_INSIGHTS_SOURCE_NAME = "gitbook_site_insights"
 SITE_DAYS_RESOURCE = "site_days"
+SITE_DAY_ROWS_RESOURCE = "site_day_rows"
 
 
 @dlt.source(name=SITE_INSIGHTS_SOURCE_NAME, section=SOURCE_NAME, schema_contract=SCHEMA_CONTRACT)
@@ -55,6 +58,8 @@ def site_insights_source(
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
     max_concurrency: int = MAX_CONCURRENCY,
+    page_size: int = PAGE_SIZE,
+    max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
@@ -69,8 +74,10 @@ def site_insights_source(
         backoff_factor=backoff_factor,
         request_timeout=request_timeout,
         max_concurrency=max_concurrency,
+        max_rate_limit_wait=max_rate_limit_wait,
+        warn=warn,
     )
-    organizations, sites = rest_api_resources(
+    _organizations, sites = rest_api_resources(
         discovery_resources(
             (ORGANIZATIONS, SITES),
             access_token=access_token,
@@ -78,6 +85,7 @@ def site_insights_source(
             session=session,
             attempts=max_retries + 1,
             max_pages=max_pages,
+            page_size=page_size,
             warn=warn,
             on_page=on_page,
         )
@@ -93,25 +101,21 @@ def site_insights_source(
         on_page=on_page,
     )
 
-    @dlt.transformer(name=SITE_DAYS_RESOURCE, selected=False)
-    def site_days(page: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """One task per (site, day), so the days of one site are fetched concurrently too."""
-        for site in page:
-            for day in days:
-                yield {
-                    "organization_id": site["organization_id"],
-                    "site_id": site["id"],
-                    "day": day,
-                }
-
-    @dlt.transformer(
-        name=SITE_INSIGHTS_DAILY.name,
-        parallelized=True,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        merge_key=list(SITE_INSIGHTS_MERGE_KEY),
-        columns=dict(SITE_INSIGHTS_DAILY.columns),
+    # Discovered before extraction: the load's delete scope names the sites that exist now.
+    listed = list(sites)
+    tasks = dlt.resource(
+        # One task per (site, day), so the days of one site are fetched concurrently too.
+        [
+            {"organization_id": site["organization_id"], "site_id": site["id"], "day": day}
+            for site in listed
+            for day in days
+        ],
+        name=SITE_DAYS_RESOURCE,
+        selected=False,
     )
-    def site_insights_daily(task: dict[str, Any]) -> list[dict[str, Any]]:
+
+    @dlt.transformer(name=SITE_DAY_ROWS_RESOURCE, parallelized=True, selected=False)
+    def site_day_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
         path = SITE_INSIGHTS_DAILY.path.format(
             organization_id=PathSegment(task["organization_id"]),
             site_id=PathSegment(task["site_id"]),
@@ -134,4 +138,35 @@ def site_insights_source(
             row["organization_id"] = str(task["organization_id"])
         return rows
 
-    return [organizations, sites, sites | site_days | site_insights_daily]
+    @dlt.resource(
+        name=SITE_INSIGHTS_DAILY.name,
+        primary_key=list(SITE_INSIGHTS_DAILY.primary_key),
+        columns=dict(SITE_INSIGHTS_DAILY.columns),
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            "destination_scope": replaced_scope(days, [str(site["id"]) for site in listed]),
+        },
+    )
+    def site_insights_daily() -> Iterator[Any]:
+        """The run's days, replaced whole, in one transaction: every row of those days, and
+        every row of a site that no longer exists, is deleted; then the rows fetched now are
+        inserted. The marker puts the table in the load even when nothing was fetched, so the
+        delete still runs (and the table exists)."""
+        yield dlt.mark.materialize_table_schema()
+        yield from tasks | site_day_rows
+
+    return [site_insights_daily]
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(set(values)))
+
+
+def replaced_scope(days: Sequence[date], site_ids: Sequence[str]) -> str:
+    """SQL selecting the destination rows a run replaces (dlt's merge `destination_scope`):
+    the run's days, and every day of a site GitBook no longer lists."""
+    scope = f"day IN ({_sql_list([day.isoformat() for day in days])})"
+    if site_ids:
+        return f"{scope} OR site_id NOT IN ({_sql_list(site_ids)})"
+    return f"{scope} OR site_id IS NOT NULL"  # no site exists any more: none keeps its rows

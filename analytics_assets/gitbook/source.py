@@ -18,6 +18,7 @@ from analytics_assets.gitbook.http import build_session, require_safe_base_url, 
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
 from analytics_assets.gitbook.rows import (
+    first_of_each_key,
     flatten_page_tree,
     rename_parent_key,
     space_organization_id,
@@ -29,7 +30,9 @@ from analytics_assets.gitbook.settings import (
     DEFAULT_BASE_URL,
     MAX_CONCURRENCY,
     MAX_PAGES_PER_REQUEST_CHAIN,
+    MAX_RATE_LIMIT_WAIT_SECONDS,
     MAX_RETRIES,
+    PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
     RESOURCES,
     SOURCE_NAME,
@@ -52,11 +55,12 @@ EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class _Policy:
-    """What every resource entry shares: retry budget, page cap, where warnings and page
-    counts go."""
+    """What every resource entry shares: retry budget, page size and cap, where warnings and
+    page counts go."""
 
     attempts: int
     max_pages: int
+    page_size: int
     warn: Callable[[str], None]
     on_page: Callable[[str], None] | None
 
@@ -83,20 +87,27 @@ def _endpoint_resource(spec: ResourceSpec, policy: _Policy) -> dict[str, Any]:
         "response_actions": [
             _guard(spec, policy, data_selector=spec.data_selector, skip_404=spec.parent is not None)
         ],
+        # GitBook's default page size is undocumented; ask for its largest pages.
+        "params": {"limit": policy.page_size} if spec.is_paginated_list else {},
     }
     resource: dict[str, Any] = {
         "name": spec.name,
         "endpoint": endpoint,
         "primary_key": list(spec.primary_key),
-        "write_disposition": "merge",
+        # Each sync lists everything, so each table is replaced by what GitBook serves now:
+        # deleted organizations, spaces, pages and sites, and members who left, disappear.
+        # The destination swaps each table in one transaction (see `REPLACE_STRATEGY`).
+        "write_disposition": "replace",
         "columns": dict(spec.columns),
         "processing_steps": [],
     }
     if spec.parent is not None and spec.parent_key is not None:
         # Each parent's pages are fetched by one of dlt's extract workers, concurrently.
         resource["parallelized"] = True
-        endpoint["params"] = {
-            spec.parent_key: {"type": "resolve", "resource": spec.parent, "field": "id"}
+        endpoint["params"][spec.parent_key] = {
+            "type": "resolve",
+            "resource": spec.parent,
+            "field": "id",
         }
         resource["include_from_parent"] = ["id"]
         rename = rename_parent_key(spec.parent, spec.parent_key)
@@ -136,6 +147,8 @@ def build_rest_api_config(
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
     max_concurrency: int = MAX_CONCURRENCY,
+    page_size: int = PAGE_SIZE,
+    max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
@@ -147,7 +160,13 @@ def build_rest_api_config(
     `on_page` is called with the resource name for every page fetched.
     """
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
-    policy = _Policy(attempts=max_retries + 1, max_pages=max_pages, warn=warn, on_page=on_page)
+    policy = _Policy(
+        attempts=max_retries + 1,
+        max_pages=max_pages,
+        page_size=page_size,
+        warn=warn,
+        on_page=on_page,
+    )
     resources: list[Any] = []
     for spec in RESOURCES:
         if spec is SPACES and space_ids:
@@ -156,6 +175,7 @@ def build_rest_api_config(
         else:
             resource = _endpoint_resource(spec, policy)
         resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        resource["processing_steps"].append({"filter": first_of_each_key(spec.primary_key)})
         resources.append(resource)
 
     session = build_session(
@@ -163,6 +183,8 @@ def build_rest_api_config(
         backoff_factor=backoff_factor,
         request_timeout=request_timeout,
         max_concurrency=max_concurrency,
+        max_rate_limit_wait=max_rate_limit_wait,
+        warn=warn,
     )
     return {"client": _client(access_token, base_url, session), "resources": resources}
 
@@ -183,6 +205,7 @@ def discovery_resources(
     session: Session,
     attempts: int,
     max_pages: int,
+    page_size: int = PAGE_SIZE,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
 ) -> RESTAPIConfig:
@@ -190,7 +213,9 @@ def discovery_resources(
 
     Same paths, pagination, errors and id encoding as the main source's entries for `specs`.
     """
-    policy = _Policy(attempts=attempts, max_pages=max_pages, warn=warn, on_page=on_page)
+    policy = _Policy(
+        attempts=attempts, max_pages=max_pages, page_size=page_size, warn=warn, on_page=on_page
+    )
     resources: list[Any] = []
     for spec in specs:
         resource = _endpoint_resource(spec, policy)
@@ -217,6 +242,8 @@ def gitbook_source(
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     max_pages: int = MAX_PAGES_PER_REQUEST_CHAIN,
     max_concurrency: int = MAX_CONCURRENCY,
+    page_size: int = PAGE_SIZE,
+    max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
@@ -233,6 +260,9 @@ def gitbook_source(
         max_pages: Pages one request chain may follow before it is treated as a loop.
         max_concurrency: Requests in flight at once. Run dlt's extract with at least this many
             workers (`extract.workers`) to use them all.
+        page_size: `limit` sent to every paginated list (GitBook's maximum is 1000).
+        max_rate_limit_wait: Wall time the sync may spend waiting for GitBook's rate-limit
+            windows before it fails.
         allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
         warn: Where warnings for the run log go (skipped deleted parents).
         on_page: Called with the resource name for every page fetched (progress reporting).
@@ -246,6 +276,8 @@ def gitbook_source(
         request_timeout=request_timeout,
         max_pages=max_pages,
         max_concurrency=max_concurrency,
+        page_size=page_size,
+        max_rate_limit_wait=max_rate_limit_wait,
         allow_insecure_http=allow_insecure_http,
         warn=warn,
         on_page=on_page,

@@ -1,6 +1,24 @@
 """A local, GitBook-compatible REST API with deterministic data, for tests, demos and benchmarks."""
 
 from analytics_assets.devtools.fake_api.dataset import Dataset
-from analytics_assets.devtools.fake_api.server import FakeGitBookAPI, Fault, RecordedRequest
+from analytics_assets.devtools.fake_api.rate_limit import UNENFORCED_RATE_LIMIT, RateLimit
+from analytics_assets.devtools.fake_api.server import (
+    LEGACY_TRAFFIC_API,
+    MAX_LIMIT,
+    TODAY_API,
+    FakeGitBookAPI,
+    Fault,
+    RecordedRequest,
+)
 
-__all__ = ["Dataset", "FakeGitBookAPI", "Fault", "RecordedRequest"]
+__all__ = [
+    "LEGACY_TRAFFIC_API",
+    "MAX_LIMIT",
+    "TODAY_API",
+    "UNENFORCED_RATE_LIMIT",
+    "Dataset",
+    "FakeGitBookAPI",
+    "Fault",
+    "RateLimit",
+    "RecordedRequest",
+]

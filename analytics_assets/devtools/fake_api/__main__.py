@@ -1,6 +1,7 @@
 """Serve the fake GitBook API from the command line, for the demo and for poking at it by hand.
 
 python -m analytics_assets.devtools.fake_api --port 8000 --token demo-token
+python -m analytics_assets.devtools.fake_api --rate-limit 60/60 --api-version 0.91.0
 """
 
 from __future__ import annotations
@@ -10,7 +11,30 @@ import signal
 import threading
 
 from analytics_assets.devtools.fake_api.dataset import Dataset
-from analytics_assets.devtools.fake_api.server import FakeGitBookAPI
+from analytics_assets.devtools.fake_api.rate_limit import RateLimit
+from analytics_assets.devtools.fake_api.server import (
+    API_VERSIONS,
+    MAX_LIMIT,
+    TODAY_API,
+    FakeGitBookAPI,
+)
+
+
+def _page_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_LIMIT}, got {text!r}")
+    return size
+
+
+def _rate_limit(text: str) -> RateLimit:
+    try:
+        return RateLimit.parse(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", default="demo-token", help="bearer token clients must send")
     parser.add_argument(
-        "--max-page-size", type=int, default=5, help="largest page (default: %(default)s)"
+        "--default-page-size",
+        type=_page_size,
+        default=5,
+        help=f"page size when a request sends no limit; limit is honoured up to {MAX_LIMIT} "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="REQUESTS/SECONDS",
+        help="enforce a fixed-window limit such as 60/60 (429 beyond it); default: not enforced, "
+        "X-RateLimit-* headers still sent",
+    )
+    parser.add_argument(
+        "--api-version",
+        choices=API_VERSIONS,
+        default=TODAY_API,
+        help="0.202.0: today's API (no space traffic); 0.91.0: still serves "
+        "/spaces/{spaceId}/insights/traffic (default: %(default)s)",
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept per request")
     parser.add_argument(
@@ -48,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     api = FakeGitBookAPI(
         dataset=dataset,
         token=args.token,
-        max_page_size=args.max_page_size,
+        default_page_size=args.default_page_size,
         latency=args.latency,
         user_envelope=args.user_envelope,
         host=args.host,
         port=args.port,
         verbose=args.verbose,
+        rate_limit=args.rate_limit,
+        api_version=args.api_version,
     )
     stop = threading.Event()
     # Ctrl-C and `kill` both end the loop below; a background job may inherit SIGINT as ignored,
@@ -63,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     with api:
         # The token is the caller's own; echoing it would put it in terminal logs.
         print(api.base_url, flush=True)
+        limit = args.rate_limit
+        pacing = f"{limit.requests}/{limit.window_seconds:g}s" if limit else "not enforced"
         print(
-            f"Fake GitBook API serving {args.dataset} data at {api.base_url}/v1 "
-            "(Authorization: Bearer <--token>); Ctrl-C to stop.",
+            f"Fake GitBook API {args.api_version} serving {args.dataset} data at "
+            f"{api.base_url}/v1 (Authorization: Bearer <--token>; rate limit {pacing}); "
+            "Ctrl-C to stop.",
             flush=True,
         )
         while not stop.wait(0.5):

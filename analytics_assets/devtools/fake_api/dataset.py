@@ -14,6 +14,8 @@ and the day, computed on first request. Every day has data, so any date range wo
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -554,6 +556,8 @@ class Dataset:
     """Insight groups per site on every other day; None: 6-30, varying by site and day."""
     awkward_site_id: str | None = None
     """A site id containing ``+``, a space and ``/`` (must be percent-encoded in paths)."""
+    quiet_site_days: frozenset[tuple[str, date]] = frozenset()
+    """``(site_id, day)`` pairs with no insight groups at all (see :meth:`without`)."""
     _spaces: dict[str, Row] = field(init=False, repr=False)
     _sites: dict[str, Row] = field(init=False, repr=False)
     _site_orgs: dict[str, str] = field(init=False, repr=False)
@@ -617,6 +621,36 @@ class Dataset:
     def revision_of(self, space_id: str) -> Row:
         return make_revision(self._spaces[space_id])
 
+    # -- awkward-case checks (used when :meth:`without` decides which cases survive)
+
+    def _is_shared_member(self, member_id: str) -> bool:
+        orgs = (
+            o for o, rows in self.members_by_org.items() if any(m["id"] == member_id for m in rows)
+        )
+        return next(orgs, None) is not None and next(orgs, None) is not None
+
+    def _is_guest(self, member_id: str) -> bool:
+        rows = itertools.chain.from_iterable(self.members_by_org.values())
+        return any(m["id"] == member_id and m.get("role") is None for m in rows)
+
+    def _is_repeated_page(self, page_id: str) -> bool:
+        spaces = (s for s in self._spaces if page_id in _page_ids(self.pages_of(s)))
+        return next(spaces, None) is not None and next(spaces, None) is not None
+
+    def _grandchildren(self, page_id: str) -> set[str]:
+        """Ids of the grandchildren of every page ``page_id`` (in any space)."""
+        return {
+            grandchild["id"]
+            for space_id in self._spaces
+            for page in flatten_pages(self.pages_of(space_id))
+            if page["id"] == page_id
+            for child in page.get("pages", ())
+            for grandchild in child.get("pages", ())
+        }
+
+    def _has_grandchildren(self, page_id: str) -> bool:
+        return bool(self._grandchildren(page_id))
+
     # -- sites and site insights
 
     def has_site(self, site_id: str) -> bool:
@@ -670,6 +704,8 @@ class Dataset:
 
     def groups_on(self, site_id: str, day: date) -> int:
         """How many distinct (event type, page, URL path) groups the site has on ``day``."""
+        if (site_id, day) in self.quiet_site_days:
+            return 0
         if day in self.big_days:
             return self.big_days[day]
         if self.site_groups_per_day is not None:
@@ -722,17 +758,58 @@ class Dataset:
         days = list(days)
         return sum(len(self.expected_site_insights(s, d)) for s in self._sites for d in days)
 
-    def expected_row_counts(self) -> dict[str, int]:
-        """Rows a correct full sync lands per table (nested pages flattened to one row each)."""
+    def expected_row_counts(self, *, traffic: bool = True) -> dict[str, int]:
+        """Rows a correct full sync lands per table (nested pages flattened to one row each).
+
+        ``traffic=False``: the API does not serve space traffic (today's API, 0.202.0), so
+        ``insights_traffic`` is 0. :meth:`FakeGitBookAPI.expected_row_counts` picks it for you.
+        """
+        views = sum(len(self.traffic_of(s)) for s in self._spaces) if traffic else 0
         return {
             "users": 1,
             "organizations": len(self.organizations),
             "spaces": len(self._spaces),
             "org_members": sum(len(m) for m in self.members_by_org.values()),
             "content": sum(self.page_tree(s).total for s in self._spaces),
-            "insights_traffic": sum(len(self.traffic_of(s)) for s in self._spaces),
+            "insights_traffic": views,
             "sites": len(self._sites),
         }
+
+    def without(
+        self,
+        *,
+        orgs: Iterable[str] = (),
+        spaces: Iterable[str] = (),
+        members: Iterable[tuple[str, str]] = (),
+        pages: Iterable[tuple[str, str]] = (),
+        sites: Iterable[str] = (),
+        site_days: Iterable[tuple[str, date]] = (),
+    ) -> Dataset:
+        """A new dataset serving what GitBook would after these deletions (this one is unchanged).
+
+        - ``orgs``: org ids; their spaces, members and sites go too.
+        - ``spaces``: space ids; their pages and traffic go, and sites stop publishing them
+          (``siteSpaces`` is updated).
+        - ``members``: ``(org_id, member_id)`` pairs.
+        - ``pages``: ``(space_id, page_id)`` pairs; the page goes with its whole subtree, and the
+          space gets a new ``revision`` (and ``updatedAt`` one second later), as an edit would.
+        - ``sites``: site ids.
+        - ``site_days``: ``(site_id, day)`` pairs: the site had no events that day, so
+          :meth:`expected_site_insights` is ``{}`` and aggregations answer empty columns.
+
+        Ids unknown to this dataset raise ValueError. The awkward-case attributes keep naming
+        their entity while it (and the case) still exists, else become None. Lists with
+        removals are materialised, so lazily generated members and pages are built in full.
+        """
+        return _Removal.plan(
+            self,
+            orgs=orgs,
+            spaces=spaces,
+            members=members,
+            pages=pages,
+            sites=sites,
+            site_days=site_days,
+        ).apply()
 
     # -- builders
 
@@ -865,6 +942,217 @@ class Dataset:
             big_days=big_days or {},
             site_groups_per_day=site_groups_per_day,
         )
+
+
+# --- deletions (Dataset.without) --------------------------------------------------------------
+
+
+def _ids(kind: str, values: Iterable[Any]) -> frozenset[Any]:
+    """``values`` as a set; a bare string is refused (it would be read as its characters)."""
+    if isinstance(values, str):
+        raise TypeError(f"{kind}: pass a collection of ids, not the string {values!r}")
+    return frozenset(values)
+
+
+def _refuse_unknown(kind: str, unknown: Iterable[Any]) -> None:
+    unknown = sorted(unknown, key=repr)
+    if unknown:
+        raise ValueError(f"unknown {kind}: {unknown!r}")
+
+
+def _page_ids(pages: Sequence[Row]) -> set[str]:
+    return {page["id"] for page in flatten_pages(pages)}
+
+
+def _prune(pages: Sequence[Row], removed: frozenset[str]) -> list[Row]:
+    """``pages`` without the removed ids and their subtrees; pages with children are copied."""
+    kept: list[Row] = []
+    for page in pages:
+        if page["id"] in removed:
+            continue
+        if isinstance(page.get("pages"), Sequence):
+            page = {**page, "pages": _prune(page["pages"], removed)}
+        kept.append(page)
+    return kept
+
+
+def _edited(space: Row, removed_pages: frozenset[str]) -> Row:
+    """The space after its content changed: a new revision id, ``updatedAt`` a second later."""
+    tag = f"{_digest(*sorted(removed_pages)) % 16**8:08x}"
+    edited = {**space, "revision": f"{space.get('revision')}-{tag}"}
+    with contextlib.suppress(TypeError, ValueError):  # an unparseable stamp stays as it is
+        updated = datetime.fromisoformat(space["updatedAt"])
+        edited["updatedAt"] = iso(updated + timedelta(seconds=1))
+    return edited
+
+
+def _is_site_day(dataset: Dataset, pair: Any) -> bool:
+    """Whether ``pair`` is ``(site id of this dataset, date)`` (a datetime is not a day)."""
+    if not (isinstance(pair, tuple) and len(pair) == 2):
+        return False
+    site_id, day = pair
+    return dataset.has_site(site_id) and isinstance(day, date) and not isinstance(day, datetime)
+
+
+@dataclass(frozen=True)
+class _Removal:
+    """What :meth:`Dataset.without` removes, checked against the dataset and fully expanded."""
+
+    dataset: Dataset
+    orgs: frozenset[str]
+    spaces: frozenset[str]
+    """The spaces named, and every space of a removed org."""
+    sites: frozenset[str]
+    """The sites named, and every site of a removed org."""
+    members: dict[str, frozenset[str]]
+    pages: dict[str, frozenset[str]]
+    site_days: frozenset[tuple[str, date]]
+
+    @classmethod
+    def plan(
+        cls,
+        dataset: Dataset,
+        *,
+        orgs: Iterable[str],
+        spaces: Iterable[str],
+        members: Iterable[tuple[str, str]],
+        pages: Iterable[tuple[str, str]],
+        sites: Iterable[str],
+        site_days: Iterable[tuple[str, date]],
+    ) -> _Removal:
+        org_ids, space_ids, site_ids = (
+            _ids("orgs", orgs),
+            _ids("spaces", spaces),
+            _ids("sites", sites),
+        )
+        _refuse_unknown("organizations", (o for o in org_ids if not dataset.has_org(o)))
+        _refuse_unknown("spaces", (s for s in space_ids if not dataset.has_space(s)))
+        _refuse_unknown("sites", (s for s in site_ids if not dataset.has_site(s)))
+        member_pairs = cls._group(
+            "members", members, dataset.has_org, lambda o: {m["id"] for m in dataset.members_of(o)}
+        )
+        page_pairs = cls._group(
+            "pages", pages, dataset.has_space, lambda s: _page_ids(dataset.pages_of(s))
+        )
+        days = _ids("site_days", site_days)
+        _refuse_unknown("site_days", (pair for pair in days if not _is_site_day(dataset, pair)))
+        return cls(
+            dataset=dataset,
+            orgs=org_ids,
+            spaces=space_ids | {s["id"] for o in org_ids for s in dataset.spaces_of(o)},
+            sites=site_ids | {s["id"] for o in org_ids for s in dataset.sites_of(o)},
+            members=member_pairs,
+            pages=page_pairs,
+            site_days=days,
+        )
+
+    @staticmethod
+    def _group(
+        kind: str,
+        pairs: Iterable[tuple[str, str]],
+        has_owner: Callable[[str], bool],
+        ids_of: Callable[[str], set[str]],
+    ) -> dict[str, frozenset[str]]:
+        """``(owner, id)`` pairs as ``{owner: ids}``; ValueError names any pair that is unknown."""
+        grouped: dict[str, set[str]] = {}
+        for pair in _ids(kind, pairs):
+            if not (isinstance(pair, tuple) and len(pair) == 2 and has_owner(pair[0])):
+                _refuse_unknown(kind, [pair])
+            grouped.setdefault(pair[0], set()).add(pair[1])
+        for owner, ids in grouped.items():
+            _refuse_unknown(kind, ((owner, i) for i in ids - ids_of(owner)))
+        return {owner: frozenset(ids) for owner, ids in grouped.items()}
+
+    def apply(self) -> Dataset:
+        old = self.dataset
+        spaces_by_site = {
+            site: [s for s in published if s not in self.spaces]
+            for site, published in old.spaces_by_site.items()
+            if site not in self.sites
+        }
+        draft = dataclasses.replace(
+            old,
+            organizations=[o for o in old.organizations if o["id"] not in self.orgs],
+            spaces_by_org={
+                org: [self._space(s) for s in rows if s["id"] not in self.spaces]
+                for org, rows in old.spaces_by_org.items()
+                if org not in self.orgs
+            },
+            members_by_org={
+                org: self._members(org, rows)
+                for org, rows in old.members_by_org.items()
+                if org not in self.orgs
+            },
+            pages_by_space={
+                space: self._tree(space, tree)
+                for space, tree in old.pages_by_space.items()
+                if space not in self.spaces
+            },
+            traffic_by_space={
+                space: series
+                for space, series in old.traffic_by_space.items()
+                if space not in self.spaces
+            },
+            sites_by_org={
+                org: [self._site(s, spaces_by_site) for s in rows if s["id"] not in self.sites]
+                for org, rows in old.sites_by_org.items()
+                if org not in self.orgs
+            },
+            spaces_by_site=spaces_by_site,
+            quiet_site_days=frozenset(
+                pair for pair in old.quiet_site_days | self.site_days if pair[0] not in self.sites
+            ),
+        )
+        return dataclasses.replace(draft, **self._awkward_cases(draft))
+
+    def _space(self, space: Row) -> Row:
+        removed = self.pages.get(space["id"])
+        return _edited(space, removed) if removed else space
+
+    def _members(self, org_id: str, rows: Sequence[Row]) -> Sequence[Row]:
+        removed = self.members.get(org_id)
+        return [m for m in rows if m["id"] not in removed] if removed else rows
+
+    def _tree(self, space_id: str, tree: PageTree) -> PageTree:
+        removed = self.pages.get(space_id)
+        return PageTree.of(_prune(tree.top, removed)) if removed else tree
+
+    def _site(self, site: Row, spaces_by_site: Mapping[str, list[str]]) -> Row:
+        published = spaces_by_site.get(site["id"])
+        before = self.dataset.spaces_by_site.get(site["id"])
+        if published is None or before is None or len(published) == len(before):
+            return site
+        return {**site, "siteSpaces": len(published)}
+
+    def _awkward_cases(self, new: Dataset) -> dict[str, str | None]:
+        """Each awkward-case attribute, kept while its entity (and its case) still exists."""
+        old = self.dataset
+        people_gone = bool(self.orgs or self.members)
+        pages_gone = bool(self.spaces or self.pages)
+        cases: dict[str, str | None] = {
+            "empty_space_id": _keep(old.empty_space_id, new.has_space),
+            "awkward_space_id": _keep(old.awkward_space_id, new.has_space),
+            "awkward_site_id": _keep(old.awkward_site_id, new.has_site),
+        }
+        if people_gone:
+            cases["shared_member_id"] = _keep(old.shared_member_id, new._is_shared_member)
+            cases["guest_member_id"] = _keep(old.guest_member_id, new._is_guest)
+        if pages_gone:
+            cases["repeated_page_id"] = _keep(old.repeated_page_id, new._is_repeated_page)
+            nested = _keep(old.nested_page_id, new._has_grandchildren)
+            cases["nested_page_id"] = nested
+            cases["grandchild_page_id"] = _keep(
+                old.grandchild_page_id if nested else None,
+                lambda g: nested is not None and g in new._grandchildren(nested),
+            )
+            cases["paginated_space_id"] = _keep(
+                old.paginated_space_id, lambda s: new.has_space(s) and len(new.pages_of(s)) > 5
+            )
+        return cases
+
+
+def _keep(value: str | None, still: Callable[[str], bool]) -> str | None:
+    return value if value is not None and still(value) else None
 
 
 # --- demo ------------------------------------------------------------------------------------

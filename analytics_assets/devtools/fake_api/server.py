@@ -4,6 +4,10 @@ It is a real socket server (not a mocked ``requests``), so clients exercise thei
 stack: URL encoding of path segments, keep-alive, retries on 429/5xx, cursor pagination.
 Standard library only, so it runs anywhere the project runs; the one exception, validating
 site-insights query bodies, imports ``jsonschema`` when that route is first called.
+
+Like today's GitBook it honours ``limit`` up to :data:`MAX_LIMIT`, sends ``X-RateLimit-*``
+headers on every response (enforcing a :class:`RateLimit` when given one) and, under
+:data:`TODAY_API`, no longer serves space traffic; :data:`LEGACY_TRAFFIC_API` still does.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import socket
 import socketserver
 import sys
@@ -26,11 +31,17 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl, unquote
 
 from analytics_assets.devtools.fake_api import site_insights
 from analytics_assets.devtools.fake_api.dataset import Dataset, Row
+from analytics_assets.devtools.fake_api.rate_limit import (
+    UNENFORCED_RATE_LIMIT,
+    FixedWindowLimiter,
+    Quota,
+    RateLimit,
+)
 
 USER = "/v1/user"
 ORGS = "/v1/orgs"
@@ -54,6 +65,22 @@ ROUTES = (
 )
 METHODS = {SITE_INSIGHTS_AGGREGATE: "POST"}
 """The method each route answers; GET unless listed (any other method is a 405)."""
+
+ApiVersion = Literal["0.202.0", "0.91.0"]
+TODAY_API: ApiVersion = "0.202.0"
+"""Today's GitBook API: no ``/spaces/{spaceId}/insights/traffic``."""
+LEGACY_TRAFFIC_API: ApiVersion = "0.91.0"
+"""The last described API with ``/spaces/{spaceId}/insights/traffic``."""
+API_VERSIONS: tuple[ApiVersion, ...] = get_args(ApiVersion)
+UNSERVED_ROUTES: dict[ApiVersion, frozenset[str]] = {
+    TODAY_API: frozenset({SPACE_TRAFFIC}),
+    LEGACY_TRAFFIC_API: frozenset(),
+}
+"""Routes each API version answers with 404, as if the path matched nothing."""
+
+MAX_LIMIT = 1000
+"""Largest ``limit`` GitBook accepts (``listLimit``: a number from 0 to 1000)."""
+_INTEGER = re.compile(r"-?[0-9]+")
 
 JSON = "application/json"
 
@@ -84,7 +111,8 @@ class RecordedRequest:
     sent_authorization: bool = False
     """Whether any Authorization header arrived (valid or not)."""
     route: str | None = None
-    """The matched route pattern, e.g. ``/v1/orgs/{organizationId}/spaces``."""
+    """The matched route pattern, e.g. ``/v1/orgs/{organizationId}/spaces``, even one this API
+    version does not serve (it answered 404)."""
     params: dict[str, str] = field(default_factory=dict)
     body: Any = None
     """The request body parsed as JSON; None when there was none or it was not JSON."""
@@ -100,7 +128,9 @@ class Fault:
     ``status=None`` keeps the normal response and applies only the other effects: ``delay``
     (seconds slept before answering), ``headers`` (e.g. a ``Location`` for a redirect) and
     ``transport``: ``"reset"`` closes the connection without answering, ``"truncate"`` sends the
-    headers and half the body, then closes.
+    headers and half the body, then closes. An injected ``status`` answers before the rate
+    limiter: the request is not counted, and the answer carries the window's current
+    ``X-RateLimit-*`` headers (``headers`` may override them).
     """
 
     route: str = "*"
@@ -173,6 +203,21 @@ def decode_cursor(cursor: str, path: str) -> int:
     return offset
 
 
+def parse_limit(text: str) -> int:
+    """The page size a ``limit`` query value asks for; :class:`ApiError` 400 unless 0-1000.
+
+    GitBook's ``listLimit`` is "the number of results per page", from 0 to 1000. The fake takes
+    0 literally: the page holds no items, and it has no ``next`` (a page of size 0 can never
+    advance, so a cursor to "the next one" would be the same page forever). ``count`` still says
+    how many there are.
+    """
+    if len(text) > 8 or not _INTEGER.fullmatch(text) or not 0 <= int(text) <= MAX_LIMIT:
+        raise ApiError(
+            400, f"Invalid limit {text!r}: limit must be an integer from 0 to {MAX_LIMIT}"
+        )
+    return int(text)
+
+
 # --- the server ------------------------------------------------------------------------------
 
 
@@ -185,6 +230,8 @@ class _Request:
     route: str | None
     params: dict[str, str]
     token_ok: bool
+    dataset: Dataset
+    """The dataset when the request arrived: one request never sees two datasets."""
     body: bytes = b""
 
 
@@ -221,13 +268,19 @@ class FakeGitBookAPI:
     Use as a context manager, or call :meth:`start` / :meth:`stop`. Clients talk to
     ``base_url + "/v1/..."`` with ``Authorization: Bearer <token>``. ``clock`` gives "now"
     (an aware datetime) for site-insights range presets such as ``last7Days``.
+
+    ``default_page_size`` is the page size when a request sends no ``limit`` (GitBook does not
+    document its own; clients should not rely on it). ``rate_limit`` enforces a limit; without
+    one the ``X-RateLimit-*`` headers advertise :data:`UNENFORCED_RATE_LIMIT`. ``api_version``
+    picks the profile: :data:`TODAY_API` answers 404 for space traffic, :data:`LEGACY_TRAFFIC_API`
+    serves it.
     """
 
     def __init__(
         self,
         dataset: Dataset | None = None,
         token: str = "test-token",
-        max_page_size: int = 5,
+        default_page_size: int = 5,
         latency: float = 0.0,
         user_envelope: bool = False,
         *,
@@ -235,12 +288,14 @@ class FakeGitBookAPI:
         port: int = 0,
         verbose: bool = False,
         clock: Callable[[], datetime] | None = None,
+        rate_limit: RateLimit | None = None,
+        api_version: ApiVersion = TODAY_API,
     ) -> None:
-        if max_page_size < 1:
-            raise ValueError("max_page_size must be at least 1")
         self.dataset = dataset if dataset is not None else Dataset.demo()
         self._token = token
-        self.max_page_size = max_page_size
+        self.default_page_size = default_page_size
+        self.rate_limit = rate_limit
+        self.api_version = api_version
         self.latency = latency
         self.user_envelope = user_envelope
         self.host = host
@@ -252,6 +307,7 @@ class FakeGitBookAPI:
         self._in_flight = 0
         self.max_in_flight = 0
         """The most requests this server was answering at once (reset by clear_requests)."""
+        self._throttled = 0
         self._faults: list[tuple[Fault, list[int | None]]] = []
         self._repeats: list[tuple[str, str | None]] = []
         self._server: _Server | None = None
@@ -271,6 +327,67 @@ class FakeGitBookAPI:
     def __repr__(self) -> str:  # never show the token
         state = self.base_url if self._server else "stopped"
         return f"<FakeGitBookAPI {state}>"
+
+    # -- settings (each settable while serving)
+
+    @property
+    def dataset(self) -> Dataset:
+        """What the API serves; replace it while serving to model changes between syncs.
+
+        Each request reads it once when it arrives, so a request answers wholly from the old or
+        wholly from the new dataset. Cursors are offsets: one issued before the swap still pages
+        through the new lists (a 400 if the list is now shorter than its offset).
+        """
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, dataset: Dataset) -> None:
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset must be a Dataset, not {type(dataset).__name__}")
+        self._dataset = dataset
+
+    @property
+    def default_page_size(self) -> int:
+        """Items per page when the request sends no ``limit`` (1 to :data:`MAX_LIMIT`)."""
+        return self._default_page_size
+
+    @default_page_size.setter
+    def default_page_size(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_LIMIT:
+            raise ValueError(f"default_page_size must be an integer from 1 to {MAX_LIMIT}")
+        self._default_page_size = size
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The enforced limit, or None (headers then advertise :data:`UNENFORCED_RATE_LIMIT`).
+
+        Setting it starts afresh: the next request opens a new window.
+        """
+        return self._rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, limit: RateLimit | None) -> None:
+        if limit is not None and not isinstance(limit, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit or None, not {type(limit).__name__}")
+        self._rate_limit = limit
+        self._limiter = FixedWindowLimiter(
+            limit or UNENFORCED_RATE_LIMIT, enforce=limit is not None
+        )
+
+    @property
+    def api_version(self) -> ApiVersion:
+        """Which GitBook API this server behaves like (:data:`API_VERSIONS`)."""
+        return self._api_version
+
+    @api_version.setter
+    def api_version(self, version: ApiVersion) -> None:
+        if version not in API_VERSIONS:
+            raise ValueError(f"api_version must be one of {API_VERSIONS}, not {version!r}")
+        self._api_version = version
+
+    def expected_row_counts(self) -> dict[str, int]:
+        """The dataset's row counts as this API version serves them (traffic only on 0.91.0)."""
+        return self.dataset.expected_row_counts(traffic=self.api_version == LEGACY_TRAFFIC_API)
 
     # -- lifecycle
 
@@ -348,10 +465,20 @@ class FakeGitBookAPI:
             if r.path == route_or_path or (r.route is not None and _shape(r.route) == shape)
         ]
 
+    @property
+    def throttled(self) -> int:
+        """How many 429s the rate limiter sent (injected faults not included).
+
+        Reset by :meth:`clear_requests`; the 429s are also in :attr:`requests` (status 429).
+        """
+        with self._lock:
+            return self._throttled
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
             self.max_in_flight = self._in_flight
+            self._throttled = 0
 
     def add_fault(self, fault: Fault) -> None:
         """Queue a fault; faults are checked in the order added, before authentication."""
@@ -390,6 +517,7 @@ class FakeGitBookAPI:
             route=route,
             params=params,
             token_ok=self._token_ok(authorization),
+            dataset=self.dataset,
             body=body,
         )
         with self._lock:
@@ -446,28 +574,48 @@ class FakeGitBookAPI:
         return None
 
     def _respond(self, request: _Request) -> _Response:
+        """Faults first, then the limiter, then serve.
+
+        An injected status stands for something in front of GitBook (a proxy, a failing
+        gateway): it skips the limiter and carries only the headers its `Fault` names, so a 429
+        without timing can be told from GitBook's own.
+        """
         fault = self._take_fault(request)
-        if fault is None:
-            return self._serve(request)
-        if fault.delay:
+        if fault is not None and fault.delay:
             time.sleep(fault.delay)
-        response = self._serve(request) if fault.status is None else self._fault_response(fault)
-        response.headers.update(fault.headers)
-        response.transport = fault.transport
+        if fault is not None and fault.status is not None:
+            response = self._fault_response(fault)
+        else:
+            quota = self._limiter.take()
+            response = self._serve(request) if quota.allowed else self._throttle(quota)
+            response.headers = {**quota.headers(), **response.headers}
+        if fault is not None:
+            response.headers.update(fault.headers)
+            response.transport = fault.transport
         return response
+
+    def _throttle(self, quota: Quota) -> _Response:
+        """GitBook's 429: the ``X-RateLimit-*`` headers (added by the caller), no Retry-After."""
+        with self._lock:
+            self._throttled += 1
+        seconds = quota.retry_in
+        return _error(429, f"API rate limit exceeded. Please try again in {seconds} seconds")
 
     def _serve(self, request: _Request) -> _Response:
         if not request.token_ok:
             return _error(401, "You must be authenticated with a valid API token")
-        allowed = METHODS.get(request.route, "GET") if request.route else "GET"
+        route = request.route
+        if route in UNSERVED_ROUTES[self.api_version]:
+            route = None  # answered exactly like a path that matches no route
+        allowed = METHODS.get(route, "GET") if route else "GET"
         if request.method != allowed:
             response = _error(405, f"Method {request.method} is not allowed here")
             response.headers["Allow"] = allowed
             return response
-        if request.route is None:
+        if route is None:
             return _error(404, "No route matches this path")
         try:
-            return _Response(200, _json_bytes(self._handlers[request.route](request)))
+            return _Response(200, _json_bytes(self._handlers[route](request)))
         except ApiError as exc:
             return _error(exc.status, exc.message)
         except Exception:  # a bug in the fake itself: answer, and say so loudly
@@ -500,15 +648,9 @@ class FakeGitBookAPI:
 
     def _page(self, request: _Request, rows: Sequence[Row]) -> tuple[list[Row], str | None]:
         """The slice of ``rows`` this request asks for, and the cursor of the next slice."""
-        size = self.max_page_size
+        size = self.default_page_size
         if "limit" in request.query:
-            try:
-                limit = int(request.query["limit"])
-            except ValueError:
-                raise ApiError(400, "limit must be an integer") from None
-            if limit < 1:
-                raise ApiError(400, "limit must be at least 1")
-            size = min(limit, size)
+            size = parse_limit(request.query["limit"])
         offset = 0
         if "page" in request.query:
             offset = decode_cursor(request.query["page"], request.path)
@@ -518,7 +660,8 @@ class FakeGitBookAPI:
         if self._repeating(request):
             return items, encode_cursor(0, request.path)
         end = offset + len(items)
-        return items, encode_cursor(end, request.path) if end < len(rows) else None
+        more = size > 0 and end < len(rows)  # a page of size 0 never advances: no next
+        return items, encode_cursor(end, request.path) if more else None
 
     def _list(self, request: _Request, rows: Sequence[Row]) -> Row:
         items, cursor = self._page(request, rows)
@@ -530,37 +673,37 @@ class FakeGitBookAPI:
     # -- routes
 
     def _user(self, request: _Request) -> Row:
-        return {"data": self.dataset.user} if self.user_envelope else self.dataset.user
+        return {"data": request.dataset.user} if self.user_envelope else request.dataset.user
 
     def _orgs(self, request: _Request) -> Row:
-        return self._list(request, self.dataset.organizations)
+        return self._list(request, request.dataset.organizations)
 
     def _org_id(self, request: _Request) -> str:
         org_id = request.params["organizationId"]
-        if not self.dataset.has_org(org_id):
+        if not request.dataset.has_org(org_id):
             raise ApiError(404, "Organization not found")
         return org_id
 
     def _space_id(self, request: _Request) -> str:
         space_id = request.params["spaceId"]
-        if not self.dataset.has_space(space_id):
+        if not request.dataset.has_space(space_id):
             raise ApiError(404, "Space not found")
         return space_id
 
     def _org_spaces(self, request: _Request) -> Row:
-        return self._list(request, self.dataset.spaces_of(self._org_id(request)))
+        return self._list(request, request.dataset.spaces_of(self._org_id(request)))
 
     def _org_members(self, request: _Request) -> Row:
-        return self._list(request, self.dataset.members_of(self._org_id(request)))
+        return self._list(request, request.dataset.members_of(self._org_id(request)))
 
     def _org_sites(self, request: _Request) -> Row:
         """The org's sites; the ``space``/``title``/``published``/``type`` filters are ignored."""
-        return self._list(request, self.dataset.sites_of(self._org_id(request)))
+        return self._list(request, request.dataset.sites_of(self._org_id(request)))
 
     def _site_insights_aggregate(self, request: _Request) -> Row:
         org_id = self._org_id(request)
         site_id = request.params["siteId"]
-        if not self.dataset.has_site(site_id) or self.dataset.site_org(site_id) != org_id:
+        if not request.dataset.has_site(site_id) or request.dataset.site_org(site_id) != org_id:
             raise ApiError(404, "Site not found")
         if not request.body:
             raise ApiError(400, "Invalid request body: a JSON body is required")
@@ -569,7 +712,7 @@ class FakeGitBookAPI:
         except ValueError as exc:
             raise ApiError(400, f"Invalid request body: not JSON ({exc})") from None
         try:
-            return site_insights.aggregate(self.dataset, site_id, body, self.clock())
+            return site_insights.aggregate(request.dataset, site_id, body, self.clock())
         except site_insights.QueryError as exc:
             raise ApiError(400, str(exc)) from None
         except ImportError:
@@ -578,13 +721,13 @@ class FakeGitBookAPI:
 
     def _space(self, request: _Request) -> Row:
         """One space by id, as used when space ids are configured instead of discovered."""
-        return dict(self.dataset.space(self._space_id(request)))
+        return dict(request.dataset.space(self._space_id(request)))
 
     def _space_content(self, request: _Request) -> Row:
         """The current Revision; its top-level ``pages`` are cursor-paginated (GitBook does not)."""
         space_id = self._space_id(request)
-        revision = self.dataset.revision_of(space_id)
-        revision["pages"], cursor = self._page(request, self.dataset.pages_of(space_id))
+        revision = request.dataset.revision_of(space_id)
+        revision["pages"], cursor = self._page(request, request.dataset.pages_of(space_id))
         if cursor is not None:
             revision["next"] = {"page": cursor}
         return revision
@@ -593,7 +736,7 @@ class FakeGitBookAPI:
         space_id = self._space_id(request)
         if request.query.get("interval", "daily") != "daily":
             raise ApiError(400, "Only interval=daily is supported by the fake API")
-        series = self.dataset.traffic(space_id)
+        series = request.dataset.traffic(space_id)
         views, cursor = self._page(request, series.views)
         body: Row = {"count": series.total, "views": views}
         if cursor is not None:
