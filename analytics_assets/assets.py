@@ -94,7 +94,11 @@ def run_source(
             dagster_dlt_translator=translator,
         )
     )
-    # dagster-dlt has narrowed the source to the run's selection by now.
-    if created := create_missing_tables(pipeline, source.selected_resources.values()):
+    selected = [
+        resource
+        for name, resource in source.selected_resources.items()
+        if asset_key(name) in context.selected_asset_keys
+    ]
+    if created := create_missing_tables(pipeline, selected):
         context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
     yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]

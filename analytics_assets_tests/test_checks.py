@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
 
 TODAY = datetime.now(timezone.utc).date()
@@ -133,7 +133,7 @@ def test_future_timestamps_served_by_the_api_fail_the_traffic_values_check(
     warehouse: Warehouse, instance
 ) -> None:
     future = Dataset.demo(anchor=TODAY + timedelta(days=3))
-    with FakeGitBookAPI(dataset=future, token=TEST_TOKEN) as api:
+    with FakeGitBookAPI(dataset=future, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         result = Runner(api, warehouse, instance).materialize(
             ["organizations", "spaces", "insights_traffic"], with_checks=True
         )
@@ -178,7 +178,7 @@ def test_an_api_serving_stale_traffic_fails_the_data_freshness_check(
     warehouse: Warehouse, instance
 ) -> None:
     stale = Dataset.demo(anchor=date(2024, 6, 30))
-    with FakeGitBookAPI(dataset=stale, token=TEST_TOKEN) as api:
+    with FakeGitBookAPI(dataset=stale, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         result = Runner(api, warehouse, instance).materialize(with_checks=True)
 
     check = evaluations(result)["gitbook/insights_traffic:newest_point_is_recent"]
@@ -189,21 +189,20 @@ def test_an_api_serving_stale_traffic_fails_the_data_freshness_check(
 def test_a_failing_blocking_check_stops_downstream_assets_in_the_same_run(
     loaded: Runner,
 ) -> None:
-    # Rows the API no longer serves survive a merge, so this duplicate outlives the next sync.
-    ghost = "select 'ghost' as id, * exclude (id) from gitbook.organizations limit 1"
-    tamper(loaded.warehouse, f"insert into gitbook.organizations {ghost}")
-    tamper(loaded.warehouse, f"insert into gitbook.organizations {ghost}")
+    # A manual change of a column's type survives the next sync: a replace swaps the rows,
+    # not the table's definition.
+    tamper(loaded.warehouse, "alter table gitbook.organizations alter created_at type varchar")
 
     @asset(deps=[AssetKey(["gitbook", "organizations"])])
     def organization_report() -> None:
-        """A downstream consumer that must not see duplicated organizations."""
+        """A downstream consumer that must not read a mistyped table."""
 
     result = loaded.materialize(
         with_checks=True, extra_assets=[organization_report], raise_on_error=False
     )
 
-    check = evaluations(result)["gitbook/organizations:primary_key_is_unique_and_not_null"]
-    assert not check.passed and examples(check) == [["ghost"]]
+    check = evaluations(result)["gitbook/organizations:declared_columns_have_declared_types"]
+    assert not check.passed and examples(check) == ["created_at: text (declared timestamp)"]
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert AssetKey(["gitbook", "organizations"]) in materialized
     assert AssetKey("organization_report") not in materialized

@@ -107,7 +107,8 @@ def test_a_bad_200_body_fails_once_naming_resource_path_and_excerpt(
 
 
 def test_pagination_past_the_page_cap_fails_naming_resource_and_path(runner: Runner) -> None:
-    result = runner.materialize(["org_members"], raise_on_error=False, max_pages=1)
+    # Pages of 5 members, so that one organization's members need more than one page.
+    result = runner.materialize(["org_members"], raise_on_error=False, max_pages=1, page_size=5)
 
     message = failure_message(result)
     assert "'org_members'" in message and "/members" in message and "cap is 1" in message

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from analytics_assets.devtools import gate
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN
 
 
@@ -31,7 +31,7 @@ def test_gate_fails_when_an_error_check_fails(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stale = Dataset.demo(anchor=date(2024, 6, 30))
-    with FakeGitBookAPI(dataset=stale, token=TEST_TOKEN) as api:
+    with FakeGitBookAPI(dataset=stale, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
         monkeypatch.setenv("GITBOOK_ACCESS_TOKEN", TEST_TOKEN)
         monkeypatch.setenv("GITBOOK_BASE_URL", api.base_url)
         exit_code = gate.main(["--api-from-env"])

@@ -180,4 +180,4 @@ def test_overlapping_runs_queue_on_the_pool_instead_of_writing_at_once(tmp_path:
         counts = {
             t: con.execute(f"select count(*) from gitbook.{t}").fetchall()[0][0] for t in TABLES
         }
-    assert counts == dataset.expected_row_counts()
+    assert counts == dataset.expected_row_counts(traffic=False)  # today's API: no traffic

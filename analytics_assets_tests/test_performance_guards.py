@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
 
 PROBE = """
@@ -31,7 +31,9 @@ print("\\n".join(events))
 
 def test_children_are_fetched_concurrently_within_the_cap(warehouse: Warehouse, instance) -> None:
     dataset = Dataset.generate(orgs=2, spaces_per_org=6, pages_per_space=12)
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, latency=0.03) as api:
+    with FakeGitBookAPI(
+        dataset=dataset, token=TEST_TOKEN, latency=0.03, api_version=LEGACY_TRAFFIC_API
+    ) as api:
         runner = Runner(api, warehouse, instance)
         assert runner.materialize(max_concurrency=3).success
         assert api.max_in_flight == 3

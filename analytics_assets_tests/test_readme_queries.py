@@ -22,7 +22,7 @@ import pytest
 
 from analytics_assets.devtools.bundled import recent_days, run_all
 from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB, DEFAULT_DEMO_PIPELINES_DIR
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets.resources import (
     PIPELINE_NAME,
@@ -94,7 +94,8 @@ class Loaded:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     """What `python -m analytics_assets.devtools.demo` loads, once for the module: the full sync
-    and the last week of site insights, with today's traffic so every check passes."""
+    and the last week of site insights, with today's traffic so every check passes. The API is
+    in its 0.91 profile, so that the traffic query has space traffic to sum."""
     root = tmp_path_factory.mktemp("readme_data")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     with pytest.MonkeyPatch.context() as mp:
@@ -108,7 +109,9 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             duckdb_path=str(DEFAULT_DEMO_DUCKDB),
             pipelines_dir=str(DEFAULT_DEMO_PIPELINES_DIR),
         )
-        with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+        with FakeGitBookAPI(
+            dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API
+        ) as api:
             gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
             results = run_all(gitbook, warehouse)
     assert all(result.success for result in results)

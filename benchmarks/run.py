@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.report import format_table
-from analytics_assets.gitbook.settings import MAX_CONCURRENCY
+from analytics_assets.gitbook.settings import MAX_CONCURRENCY, PAGE_SIZE
 
 HERE = Path(__file__).resolve().parent
 CONTENDERS = ("baseline", "project", "dagster")
@@ -84,8 +84,12 @@ def pages(items: int, page_size: int) -> int:
     return max(1, math.ceil(items / page_size))
 
 
-def critical_path_pages(dataset: Dataset, page_size: int) -> int:
-    """The longest chain of requests that must happen one after another."""
+def critical_path_pages(dataset: Dataset, page_size: int, list_page_size: int) -> int:
+    """The longest chain of requests that must happen one after another.
+
+    `list_page_size` is the page of GitBook's paginated lists (orgs, spaces, members), which a
+    client sets with `limit`; content and traffic pages are the server's `page_size`.
+    """
     orgs = dataset.organizations
     longest_org_branch = 0
     for org in orgs:
@@ -102,10 +106,10 @@ def critical_path_pages(dataset: Dataset, page_size: int) -> int:
         )
         longest_org_branch = max(
             longest_org_branch,
-            pages(len(dataset.members_of(org["id"])), page_size),
-            pages(len(spaces), page_size) + per_space,
+            pages(len(dataset.members_of(org["id"])), list_page_size),
+            pages(len(spaces), list_page_size) + per_space,
         )
-    return pages(len(orgs), page_size) + longest_org_branch
+    return pages(len(orgs), list_page_size) + longest_org_branch
 
 
 def run_contender(contender: str, api: FakeGitBookAPI, token: str) -> Sample:
@@ -136,8 +140,13 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
     dataset = workload.dataset()
     token = secrets.token_urlsafe(16)
     samples: dict[str, list[Sample]] = {c: [] for c in CONTENDERS}
+    # The 0.91 profile: the design document (the baseline) still loads space traffic.
     with FakeGitBookAPI(
-        dataset=dataset, token=token, default_page_size=workload.page_size, latency=workload.latency
+        dataset=dataset,
+        token=token,
+        default_page_size=workload.page_size,
+        latency=workload.latency,
+        api_version=LEGACY_TRAFFIC_API,
     ) as api:
         for _ in range(repeats):
             for contender in CONTENDERS:
@@ -151,8 +160,10 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
     for contender in CONTENDERS:
         wall = median(contender, "wall")
         requests = int(median(contender, "requests"))
+        # The baseline never sends `limit`; this project sends its page size (1000 by default).
+        list_page_size = workload.page_size if contender == "baseline" else project_page_size()
         floor = max(
-            critical_path_pages(dataset, workload.page_size) * workload.latency,
+            critical_path_pages(dataset, workload.page_size, list_page_size) * workload.latency,
             requests * workload.latency / MAX_CONCURRENCY,
         )
         rows.append(
@@ -171,6 +182,12 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
             ]
         )
     return rows
+
+
+def project_page_size() -> int:
+    """The `limit` this project's contenders send: dlt's `sources.gitbook.page_size` when set
+    (`SOURCES__GITBOOK__PAGE_SIZE=10` re-creates the runs before `limit` was sent)."""
+    return int(os.environ.get("SOURCES__GITBOOK__PAGE_SIZE") or PAGE_SIZE)
 
 
 def time_command(code: str, repeats: int) -> float:
