@@ -67,7 +67,7 @@ def build_gitbook_assets(
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline(progress=progress)
-            yield from run_source(context, dlt, translator, source, pipeline)
+            yield from run_source(context, dlt, translator, source, pipeline, warehouse)
 
     return gitbook_assets
 
@@ -78,6 +78,7 @@ def run_source(
     translator: GitBookTranslator,
     source: DltSource,
     pipeline: Pipeline,
+    warehouse: WarehouseResource,
 ) -> Iterator[MaterializeResult]:
     """Load `source` through dagster-dlt, create the selected tables that are still missing
     (empty is a valid state), then add the destination's row counts and table names to each
@@ -86,12 +87,14 @@ def run_source(
         asset_key(name).to_user_string(): resource.table_name
         for name, resource in source.selected_resources.items()
     }
+    file_format = warehouse.loader_file_format()
     results = list(
         dlt.run(
             context=context,
             dlt_source=source,
             dlt_pipeline=pipeline,
             dagster_dlt_translator=translator,
+            loader_file_format=file_format,
         )
     )
     selected = [
@@ -99,6 +102,6 @@ def run_source(
         for name, resource in source.selected_resources.items()
         if asset_key(name) in context.selected_asset_keys
     ]
-    if created := create_missing_tables(pipeline, selected):
+    if created := create_missing_tables(pipeline, selected, file_format):
         context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
     yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]

@@ -27,7 +27,9 @@ def missing_tables(pipeline: dlt.Pipeline, resources: Iterable[DltResource]) -> 
     ]
 
 
-def create_missing_tables(pipeline: dlt.Pipeline, resources: Iterable[DltResource]) -> list[str]:
+def create_missing_tables(
+    pipeline: dlt.Pipeline, resources: Iterable[DltResource], loader_file_format: str | None = None
+) -> list[str]:
     """Create the never-loaded tables of `resources` empty; returns their names.
 
     Runs only after the sync's own load succeeded, so a failed sync creates nothing.
@@ -45,5 +47,9 @@ def create_missing_tables(pipeline: dlt.Pipeline, resources: Iterable[DltResourc
             write_disposition=resource.write_disposition,
         )
         markers.append(marker)
-    pipeline.run(markers, schema=pipeline.default_schema)
+    pipeline.run(
+        markers,
+        schema=pipeline.default_schema,
+        **({"loader_file_format": loader_file_format} if loader_file_format else {}),
+    )
     return [str(resource.table_name) for resource in missing]

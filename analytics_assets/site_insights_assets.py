@@ -100,6 +100,6 @@ def build_site_insights_assets(
                 pipeline = warehouse.build_pipeline(
                     SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
                 )
-                yield from run_source(context, dlt, translator, source, pipeline)
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse)
 
     return site_insights_assets

@@ -1,6 +1,7 @@
 """The same sync and checks against a real PostgreSQL, configured the way a user does it:
 `ANALYTICS_DESTINATION=postgres` plus dlt's own credentials variable."""
 
+import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from dagster import AssetCheckEvaluation, AssetKey, DagsterInstance, materialize
 
 from analytics_assets.devtools import gate
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets.resources import DESTINATION_ENV
 from analytics_assets_tests.harness import PostgresWarehouse, Runner, Warehouse
@@ -69,7 +70,7 @@ def test_full_sync_and_checks_on_postgres_match_duckdb(
         assert metadata["dagster/table_name"].value == f"gitbook.{table}"
 
 
-def test_rerun_on_postgres_merges_without_duplicates(pg_runner: Runner, dataset: Dataset) -> None:
+def test_rerun_on_postgres_replaces_without_duplicates(pg_runner: Runner, dataset: Dataset) -> None:
     assert pg_runner.materialize().success
     before = {table: primary_keys(pg_runner.warehouse, table) for table in TABLES}
 
@@ -159,4 +160,62 @@ def test_site_insights_partitions_replace_their_days_on_postgres(
     assert pg_runner.warehouse.count("site_insights_daily") == dataset.expected_site_insight_rows(
         days
     )
+    assert failed_checks(result.get_asset_check_evaluations()) == []
+
+
+def test_a_reader_never_sees_a_table_half_replaced_on_postgres(
+    pg_runner: Runner, fake_api: FakeGitBookAPI, postgres_url: str
+) -> None:
+    """While a re-sync replaces every table (deletions included), a second connection polls the
+    row counts: it only ever sees the old table or the new one, never an empty or mixed one."""
+    assert pg_runner.materialize().success
+    before = {table: pg_runner.warehouse.count(table) for table in TABLES}
+    fake_api.dataset = fake_api.dataset.without(
+        orgs=["org-globex"], spaces=["acme-api"], members=[("org-acme", "user-alan")]
+    )
+    after_expected = fake_api.expected_row_counts()
+    seen: dict[str, set[int]] = {table: set() for table in TABLES}
+    done = threading.Event()
+
+    def poll() -> None:
+        import psycopg2
+
+        con = psycopg2.connect(postgres_url)
+        con.autocommit = True  # each count is its own statement, as a dashboard's would be
+        try:
+            with con.cursor() as cursor:
+                while not done.is_set():
+                    for table in TABLES:
+                        cursor.execute(f"select count(*) from gitbook.{table}")
+                        seen[table].add(cursor.fetchone()[0])
+        finally:
+            con.close()
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        assert pg_runner.materialize().success
+    finally:
+        done.set()
+        reader.join(timeout=30)
+
+    assert {table: pg_runner.warehouse.count(table) for table in TABLES} == after_expected
+    for table in TABLES:
+        assert seen[table] <= {before[table], after_expected[table]}, table
+    changed = [table for table in TABLES if before[table] != after_expected[table]]
+    assert changed and all(len(seen[table]) >= 1 for table in changed)
+
+
+def test_empty_tables_exist_and_pass_their_checks_on_postgres(
+    pg_runner: Runner, fake_api: FakeGitBookAPI
+) -> None:
+    """No sites and no space traffic (today's API): the tables exist empty, checks pass."""
+    fake_api.dataset = fake_api.dataset.without(sites=[s["id"] for s in fake_api.dataset.sites])
+    fake_api.api_version = TODAY_API
+
+    result = pg_runner.materialize(with_checks=True)
+
+    assert result.success
+    assert pg_runner.warehouse.tables() >= set(TABLES)
+    assert pg_runner.warehouse.count("sites") == pg_runner.warehouse.count("insights_traffic") == 0
     assert failed_checks(result.get_asset_check_evaluations()) == []
