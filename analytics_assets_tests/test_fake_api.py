@@ -554,14 +554,7 @@ _SMALL_GENERATED = Dataset.generate(
     "dataset",
     [
         Dataset.demo(),
-        Dataset.generate(
-            orgs=3,
-            spaces_per_org=3,
-            members_per_org=7,
-            pages_per_space=9,
-            traffic_points_per_space=6,
-            empty_spaces=1,
-        ),
+        _SMALL_GENERATED,
         Dataset.generate(
             orgs=1,
             spaces_per_org=2,
