@@ -76,8 +76,8 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
     if len(not_null) == len(spec.primary_key):
         key_check = Check(
             "primary_key_is_unique_and_not_null",
-            f"No two rows share ({key}) and no part of it is null; duplicates mean a wrong "
-            "merge key and double-counted metrics.",
+            f"No two rows share ({key}) and no part of it is null; duplicates mean a broken "
+            "load or a manual insert, and double-counted metrics.",
             error,
             True,
             lambda i: primary_key_violations(i.db, spec.name, spec.primary_key),
