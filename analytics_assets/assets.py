@@ -2,8 +2,9 @@
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import Pipeline
 from dlt import config as dlt_config
@@ -19,7 +20,13 @@ from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.translator import GitBookTranslator, asset_key
 
+if TYPE_CHECKING:
+    from analytics_assets.gitbook.access import Access
+
 ASSETS_NAME = "gitbook"
+# Materialization metadata: what a sync read per parent, and the parents GitBook refused.
+COVERAGE_KEY = "gitbook/coverage"
+REFUSED_KEY = "gitbook/refused"
 # Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
 CONCURRENCY_POOL = "gitbook_dlt_pipeline"
 
@@ -63,11 +70,14 @@ def build_gitbook_assets(
     ) -> Iterator[MaterializeResult]:
         with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
-            source = gitbook.build_source(warn=context.log.warning, on_page=progress.page)
+            access = gitbook.build_access(context.log.warning)
+            source = gitbook.build_source(
+                warn=context.log.warning, on_page=progress.page, access=access
+            )
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline(progress=progress)
-            yield from run_source(context, dlt, translator, source, pipeline, warehouse)
+            yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
 
     return gitbook_assets
 
@@ -79,10 +89,11 @@ def run_source(
     source: DltSource,
     pipeline: Pipeline,
     warehouse: WarehouseResource,
+    access: "Access",
 ) -> Iterator[MaterializeResult]:
     """Load `source` through dagster-dlt, create the selected tables that are still missing
-    (empty is a valid state), then add the destination's row counts and table names to each
-    materialization."""
+    (empty is a valid state), then add the destination's row counts and table names, and what
+    GitBook refused the token (`access`), to each materialization."""
     tables = {
         asset_key(name).to_user_string(): resource.table_name
         for name, resource in source.selected_resources.items()
@@ -104,4 +115,16 @@ def run_source(
     ]
     if created := create_missing_tables(pipeline, selected, file_format):
         context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
-    yield from with_destination_metadata(results, pipeline, tables)  # type: ignore[arg-type]
+    coverage = {table: coverage_metadata(access, table) for table in tables.values()}
+    yield from with_destination_metadata(results, pipeline, tables, coverage)  # type: ignore[arg-type]
+
+
+def coverage_metadata(access: "Access", table: str) -> dict[str, Any]:
+    """What the sync read of `table`, per parent: shown in the UI, read by the access check."""
+    coverage = access.coverage(table)
+    if coverage is None:
+        return {}
+    return {
+        COVERAGE_KEY: MetadataValue.text(coverage.describe()),
+        REFUSED_KEY: MetadataValue.json(list(coverage.refused)),
+    }

@@ -19,7 +19,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from analytics_assets.assets import CONCURRENCY_POOL
+from analytics_assets.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
 from analytics_assets.gitbook.settings import TABLES, ResourceSpec
 from analytics_assets.operations import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
 from analytics_assets.quality import (
@@ -48,6 +48,9 @@ class CheckInputs:
     db: Tables
     now: datetime
     loaded_at: datetime | None
+    refused: list[str]
+    """Parents GitBook refused the token in the table's last load (its metadata)."""
+    coverage: str
 
 
 Rule = Callable[[CheckInputs], Finding]
@@ -119,6 +122,17 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 error,
                 False,
                 lambda i: orphans(i.db, spec.name, spec.parent_key, spec.parent),
+            )
+        )
+    if spec.parent is not None:
+        checks.append(
+            Check(
+                "coverage_is_complete",
+                f"The last sync could read {spec.name} of every {spec.parent[:-1]} it listed; "
+                "a token refused some (HTTP 403, or GitBook's own permissions) makes it partial.",
+                warn,
+                False,
+                lambda i: Finding(len(i.refused), i.refused[:5], i.coverage),
             )
         )
     if spec.name in MUST_HAVE_ROWS:
@@ -213,9 +227,19 @@ def build_table_checks(
         loaded_at = (
             datetime.fromtimestamp(latest.timestamp, timezone.utc) if latest is not None else None
         )
+        materialization = latest.asset_materialization if latest is not None else None
+        metadata = materialization.metadata if materialization is not None else {}
+        refused = metadata.get(REFUSED_KEY)
+        coverage = metadata.get(COVERAGE_KEY)
         at = now()
         with pipeline.sql_client() as client:
-            inputs = CheckInputs(Tables(client, set(columns)), at, loaded_at)
+            inputs = CheckInputs(
+                Tables(client, set(columns)),
+                at,
+                loaded_at,
+                list(refused.value) if refused is not None else [],  # type: ignore[arg-type]
+                str(coverage.value) if coverage is not None else "",
+            )
             for check in checks:
                 if check.name not in selected:
                     continue

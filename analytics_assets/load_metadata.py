@@ -8,6 +8,7 @@ replaces both with values read through dlt's destination-neutral dataset access.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import dlt
 from dagster import MaterializeResult
@@ -31,11 +32,15 @@ def table_row_counts(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[str,
 
 
 def with_destination_metadata(
-    results: Iterable[MaterializeResult], pipeline: dlt.Pipeline, tables: Mapping[str, str]
+    results: Iterable[MaterializeResult],
+    pipeline: dlt.Pipeline,
+    tables: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[MaterializeResult]:
     """Add the row count and the right table name to each result.
 
-    `tables` maps each result's asset key (as a user string) to its table name.
+    `tables` maps each result's asset key (as a user string) to its table name; `extra` adds
+    metadata per table name.
     """
     results = list(results)
     counts = table_row_counts(pipeline, tables.values())
@@ -48,6 +53,7 @@ def with_destination_metadata(
             **TableMetadataSet(
                 row_count=counts[table], table_name=f"{pipeline.dataset_name}.{table}"
             ),
+            **(extra or {}).get(table, {}),
         }
         updated.append(
             MaterializeResult(

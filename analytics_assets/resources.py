@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from dlt.common.runtime.collector_base import Collector
     from dlt.extract.source import DltSource
 
+    from analytics_assets.gitbook.access import Access
+
 from analytics_assets.gitbook.settings import (
     DATASET_NAME,
     MAX_CONCURRENCY,
@@ -24,6 +26,7 @@ from analytics_assets.gitbook.settings import (
     MAX_RETRIES,
     PAGE_SIZE,
     REPLACE_STRATEGY,
+    REQUIRE_FULL_ACCESS_ENV,
     SOURCE_NAME,
     TOKEN_HINT,
 )
@@ -51,6 +54,14 @@ PIPELINE_NAME = "gitbook"
 
 def _first_set(*values: str | None) -> str | None:
     return next((value for value in values if value), None)
+
+
+def _flag(value: bool | None, env: str) -> bool | None:
+    """The field's value, else the environment variable read as a boolean, else None."""
+    if value is not None:
+        return value
+    from_env = EnvVar(env).get_value()
+    return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
 
 
 def _first_number(value: float | None, env: str, kind: Callable[[str], float]) -> float | None:
@@ -108,6 +119,14 @@ class GitBookResource(ConfigurableResource):
             f"config, then {MAX_RATE_LIMIT_WAIT_SECONDS:.0f}."
         ),
     )
+    require_full_access: bool | None = Field(
+        default=None,
+        description=(
+            f"Fail the sync when GitBook refuses the token anything (a 403, or an organization "
+            f"whose members it may not list); falls back to ${REQUIRE_FULL_ACCESS_ENV}. Off: "
+            "sync what the token may read and say what it may not."
+        ),
+    )
     allow_insecure_http: bool | None = Field(
         default=None,
         description=(
@@ -150,13 +169,21 @@ class GitBookResource(ConfigurableResource):
         return int(dlt.config.get(f"sources.{SOURCE_NAME}.max_concurrency") or MAX_CONCURRENCY)
 
     def resolve_allow_insecure_http(self) -> bool | None:
-        if self.allow_insecure_http is not None:
-            return self.allow_insecure_http
-        from_env = EnvVar(INSECURE_HTTP_ENV).get_value()
-        return from_env.strip().lower() in ("1", "true", "yes") if from_env else None
+        return _flag(self.allow_insecure_http, INSECURE_HTTP_ENV)
+
+    def build_access(self, warn: Callable[[str], None]) -> "Access":
+        """One sync's record of what GitBook refused, strict when full access is required."""
+        from analytics_assets.gitbook.access import Access
+
+        return Access(
+            strict=bool(_flag(self.require_full_access, REQUIRE_FULL_ACCESS_ENV)), warn=warn
+        )
 
     def _source_kwargs(
-        self, warn: Callable[[str], None] | None, on_page: Callable[[str], None] | None
+        self,
+        warn: Callable[[str], None] | None,
+        on_page: Callable[[str], None] | None,
+        access: "Access | None" = None,
     ) -> dict[str, Any]:
         """Settings both sources take; unset ones are left to dlt's config and defaults."""
         overrides: dict[str, Any] = {
@@ -173,6 +200,7 @@ class GitBookResource(ConfigurableResource):
             "allow_insecure_http": self.resolve_allow_insecure_http(),
             "warn": warn,
             "on_page": on_page,
+            "access": access,
         }
         return {key: value for key, value in overrides.items() if value is not None}
 
@@ -180,6 +208,7 @@ class GitBookResource(ConfigurableResource):
         self,
         warn: Callable[[str], None] | None = None,
         on_page: Callable[[str], None] | None = None,
+        access: "Access | None" = None,
     ) -> "DltSource":
         """A fresh source for one run (dagster-dlt mutates a reused source's schema).
 
@@ -189,7 +218,7 @@ class GitBookResource(ConfigurableResource):
         from analytics_assets.gitbook import gitbook_source
 
         space_ids = self.resolve_space_ids()
-        kwargs = self._source_kwargs(warn, on_page)
+        kwargs = self._source_kwargs(warn, on_page, access)
         return gitbook_source(**kwargs, **({"space_ids": space_ids} if space_ids else {}))
 
     def build_site_insights_source(
@@ -197,11 +226,12 @@ class GitBookResource(ConfigurableResource):
         days: Sequence[date],
         warn: Callable[[str], None] | None = None,
         on_page: Callable[[str], None] | None = None,
+        access: "Access | None" = None,
     ) -> "DltSource":
         """A fresh site insights source for these UTC days (one run's partitions)."""
         from analytics_assets.gitbook.site_insights_source import site_insights_source
 
-        return site_insights_source(list(days), **self._source_kwargs(warn, on_page))
+        return site_insights_source(list(days), **self._source_kwargs(warn, on_page, access))
 
 
 def _replace_strategy_unset(destination: str) -> bool:

@@ -90,8 +90,9 @@ def build_site_insights_assets(
         context.log.info(f"Site insights for {len(days)} UTC day(s): {days[0]} .. {days[-1]}")
         with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
+            access = gitbook.build_access(context.log.warning)
             source = gitbook.build_site_insights_source(
-                days, warn=context.log.warning, on_page=progress.page
+                days, warn=context.log.warning, on_page=progress.page, access=access
             )
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             run_dir = warehouse.resolve_pipelines_dir() / SITE_INSIGHTS_PIPELINE
@@ -100,6 +101,6 @@ def build_site_insights_assets(
                 pipeline = warehouse.build_pipeline(
                     SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
                 )
-                yield from run_source(context, dlt, translator, source, pipeline, warehouse)
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
 
     return site_insights_assets

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,8 @@ import requests
 from analytics_assets.devtools.fake_api import (
     LEGACY_TRAFFIC_API,
     MAX_LIMIT,
+    READER_ORG_PERMISSIONS,
+    REQUIRED_SCOPES,
     TODAY_API,
     UNENFORCED_RATE_LIMIT,
     Dataset,
@@ -38,6 +41,7 @@ from analytics_assets.devtools.fake_api import (
 from analytics_assets.devtools.fake_api.__main__ import build_parser
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets_tests.openapi_contract import (
+    SUBSET_FILE,
     ContractError,
     list_limit_bounds,
     validate_error,
@@ -1281,3 +1285,199 @@ def test_the_command_line_serves_with_those_options(http: requests.Session) -> N
     assert refused.status_code == 429 and "Retry-After" not in refused.headers
     assert "0.91.0" in banner and "3/60s" in banner
     assert TOKEN not in banner + output and "stopped" in output
+
+
+# --- limited tokens: reader organizations and missing OAuth scopes -------------------------------
+
+FULL_OPENAPI = Path("/work/shared/gitbook-openapi/gitbook-api-0.202.0.openapi.json")
+SPACE = "/v1/spaces/{spaceId}"
+SERVED_ROUTES = (USER, ORGS, ORG_SPACES, ORG_MEMBERS, SPACE, CONTENT, TRAFFIC, ORG_SITES, AGGREGATE)
+DAY = {"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"}
+MISSING_SCOPE = re.compile(r"^The token is missing the scope (\S+)$")
+
+
+def _call(api: FakeGitBookAPI, http: requests.Session, route: str) -> requests.Response:
+    """One request to ``route`` in the demo's first org (acme), with real ids."""
+    ids = {"organizationId": "org-acme", "spaceId": "acme-handbook", "siteId": "site_docs"}
+    target = url(api, route, **{k: v for k, v in ids.items() if "{" + k + "}" in route})
+    if route == AGGREGATE:
+        return http.post(target, json={"range": DAY}, timeout=10)
+    return http.get(target, timeout=10)
+
+
+def _oauth_scope(operation: dict[str, Any]) -> str | None:
+    scopes = [s for entry in operation.get("security", []) for s in entry.get("oauth", [])]
+    assert len(scopes) <= 1, scopes
+    return scopes[0] if scopes else None
+
+
+def test_required_scopes_are_the_ones_gitbook_describes() -> None:
+    # Traffic is 0.91.0 only and names no OAuth scope: it needs none.
+    assert set(REQUIRED_SCOPES) == set(SERVED_ROUTES) - {TRAFFIC}
+    subset = json.loads(SUBSET_FILE.read_text(encoding="utf-8"))["paths"]
+    described = dict(subset)
+    if FULL_OPENAPI.exists():  # the subset lacks GET /spaces/{spaceId}
+        described |= json.loads(FULL_OPENAPI.read_text(encoding="utf-8"))["paths"]
+    for route, scope in REQUIRED_SCOPES.items():
+        path = route.removeprefix("/v1")
+        if path not in described:
+            assert route == SPACE and scope == REQUIRED_SCOPES[CONTENT]
+            continue
+        method = "post" if route == AGGREGATE else "get"
+        assert _oauth_scope(described[path][method]) == scope, route
+    assert _oauth_scope(subset[TRAFFIC.removeprefix("/v1")]["get"]) is None
+
+
+def test_a_reader_org_shows_reader_permissions_and_refuses_its_members(
+    demo: Dataset, http: requests.Session
+) -> None:
+    before = _dump(demo)
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, reader_orgs=frozenset({"org-acme"})) as api:
+        orgs = {org["id"]: org for org in walk_rows(http, ORGS, url(api, ORGS))}
+        acme_members = http.get(url(api, ORG_MEMBERS, organizationId="org-acme"))
+        globex_members = http.get(url(api, ORG_MEMBERS, organizationId="org-globex"))
+        rest = [_call(api, http, route).status_code for route in (ORG_SPACES, CONTENT, ORG_SITES)]
+        insights = _call(api, http, AGGREGATE)
+        for body in walk(http, url(api, ORGS)):
+            validate_response(ORGS, body)
+
+    acme = orgs["org-acme"]["permissions"]
+    assert acme == READER_ORG_PERMISSIONS and acme["listMembers"] is False
+    assert acme["view"] and acme["access"] and not (acme["admin"] or acme["viewBilling"])
+    assert all(orgs["org-globex"]["permissions"].values())  # a member elsewhere
+    assert acme_members.status_code == 403
+    assert error_of(acme_members)["message"] == (
+        "You do not have permission to list the members of this organization"
+    )
+    assert globex_members.status_code == 200 and globex_members.json()["items"]
+    assert rest == [200, 200, 200] and insights.status_code == 200, insights.text
+    assert _dump(demo) == before  # the served copy is built, the dataset untouched
+    assert all(demo.organizations[0]["permissions"].values())
+
+
+def test_an_unknown_org_is_still_404_for_a_reader(demo: Dataset, http: requests.Session) -> None:
+    with FakeGitBookAPI(dataset=demo, token=TOKEN, reader_orgs=frozenset({"org-nope"})) as api:
+        response = http.get(url(api, ORG_MEMBERS, organizationId="org-nope"))
+        orgs = walk_rows(http, ORGS, url(api, ORGS))
+    assert response.status_code == 404
+    error_of(response)
+    assert all(all(org["permissions"].values()) for org in orgs)
+
+
+@pytest.mark.parametrize("scope", sorted(set(REQUIRED_SCOPES.values())))
+def test_a_missing_scope_is_403_on_exactly_its_operations(
+    demo: Dataset, http: requests.Session, scope: str
+) -> None:
+    with FakeGitBookAPI(
+        dataset=demo,
+        token=TOKEN,
+        missing_scopes=frozenset({scope}),
+        api_version=LEGACY_TRAFFIC_API,  # serves traffic too, which needs no scope
+    ) as api:
+        answers = {route: _call(api, http, route) for route in SERVED_ROUTES}
+
+    refused = {route for route, response in answers.items() if response.status_code == 403}
+    assert refused == {route for route, needs in REQUIRED_SCOPES.items() if needs == scope}
+    assert refused  # every scope guards at least one served operation
+    for route, response in answers.items():
+        if route in refused:
+            match = MISSING_SCOPE.match(error_of(response)["message"])
+            assert match and match[1] == scope
+            assert "X-RateLimit-Remaining" in response.headers
+        else:
+            assert response.status_code == 200, (route, response.text)
+
+
+def test_a_bad_token_is_401_before_any_403(demo: Dataset) -> None:
+    every_scope = frozenset(REQUIRED_SCOPES.values())
+    with (
+        FakeGitBookAPI(
+            dataset=demo,
+            token=TOKEN,
+            missing_scopes=every_scope,
+            reader_orgs=frozenset({"org-acme"}),
+        ) as api,
+        requests.Session() as wrong,
+    ):
+        wrong.headers["Authorization"] = "Bearer wrong-token"
+        statuses = {route: _call(api, wrong, route).status_code for route in REQUIRED_SCOPES}
+        anonymous = requests.get(url(api, ORG_MEMBERS, organizationId="org-acme"), timeout=10)
+    assert set(statuses.values()) == {401} and anonymous.status_code == 401
+    error_of(anonymous)
+
+
+def test_a_missing_scope_counts_against_the_limit_and_faults_come_first(
+    demo: Dataset, http: requests.Session
+) -> None:
+    with FakeGitBookAPI(
+        dataset=demo,
+        token=TOKEN,
+        rate_limit=RateLimit(2, 60),
+        missing_scopes=frozenset({"user:read"}),
+    ) as api:
+        api.add_fault(Fault(route=USER, status=503, times=1))
+        injected = http.get(url(api, USER))
+        refused = http.get(url(api, USER))
+        http.get(url(api, ORGS))
+        throttled = http.get(url(api, USER))
+    assert [r.status_code for r in (injected, refused, throttled)] == [503, 403, 429]
+    assert rate_headers(refused)[:2] == (2, 1)
+    assert [r.status for r in api.requests] == [503, 403, 200, 429]
+
+
+def test_limits_are_settable_while_serving(api: FakeGitBookAPI, http: requests.Session) -> None:
+    members = url(api, ORG_MEMBERS, organizationId="org-acme")
+    assert (api.reader_orgs, api.missing_scopes) == (frozenset(), frozenset())
+    before = http.get(members).status_code
+    api.reader_orgs = frozenset({"org-acme"})
+    as_reader = http.get(members)
+    listed = http.get(url(api, ORGS)).json()["items"][0]["permissions"]["listMembers"]
+    api.reader_orgs = frozenset()
+    api.missing_scopes = frozenset({"organization:members:read"})
+    unscoped = http.get(members)
+    user = http.get(url(api, USER)).status_code
+    api.missing_scopes = frozenset()
+    after = http.get(members).status_code
+
+    assert (before, as_reader.status_code, listed) == (200, 403, False)
+    assert "permission" in error_of(as_reader)["message"]
+    assert (
+        unscoped.status_code == 403 and "organization:members:read" in error_of(unscoped)["message"]
+    )
+    assert (user, after) == (200, 200)
+    for bad in ("org-acme", b"org-acme", [1], [""]):
+        with pytest.raises(TypeError):
+            api.reader_orgs = bad  # type: ignore[assignment]
+        with pytest.raises(TypeError):
+            api.missing_scopes = bad  # type: ignore[assignment]
+    api.missing_scopes = ["space:read"]  # type: ignore[assignment]  # any iterable is frozen
+    assert api.missing_scopes == frozenset({"space:read"})
+
+
+def test_the_command_line_limits_the_token(http: requests.Session) -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["--reader-org", "org-acme", "--reader-org", "org-globex", "--missing-scope", "site:read"]
+    )
+    assert (args.reader_org, args.missing_scope) == (["org-acme", "org-globex"], ["site:read"])
+    assert (parser.parse_args([]).reader_org, parser.parse_args([]).missing_scope) == ([], [])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--missing-scope", "site:raed"])
+
+    command = [sys.executable, "-m", "analytics_assets.devtools.fake_api", "--port", "0"]
+    command += ["--token", TOKEN, "--reader-org", "org-globex", "--missing-scope", "site:read"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            base = process.stdout.readline().strip()
+            process.stdout.readline()  # the banner
+            limited = process.stdout.readline()
+            globex = http.get(base + ORG_MEMBERS.replace("{organizationId}", "org-globex"))
+            acme = http.get(base + ORG_MEMBERS.replace("{organizationId}", "org-acme"))
+            sites = http.get(base + ORG_SITES.replace("{organizationId}", "org-acme"))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=10)
+
+    assert (globex.status_code, acme.status_code, sites.status_code) == (403, 200, 403)
+    assert "org-globex" in limited and "site:read" in limited

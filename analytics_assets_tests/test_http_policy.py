@@ -58,7 +58,7 @@ def test_other_errors_are_not_retried(
     assert "not retried" in message
 
 
-@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("status", [401])
 def test_rejected_token_fails_at_once_and_says_how_to_set_it(
     runner: Runner, fake_api: FakeGitBookAPI, status: int
 ) -> None:
@@ -70,6 +70,25 @@ def test_rejected_token_fails_at_once_and_says_how_to_set_it(
     message = failure_message(result)
     assert f"rejected the access token (HTTP {status})" in message
     assert "GITBOOK_ACCESS_TOKEN" in message and "GET /v1/user" in message
+
+
+@pytest.mark.parametrize(("route", "resource", "scope"), [
+    ("/v1/user", "users", "user:read"),
+    (ORGS, "organizations", "organization:read"),
+])  # fmt: skip
+def test_a_403_on_the_user_or_the_orgs_fails_clearly_without_blaming_the_token(
+    runner: Runner, fake_api: FakeGitBookAPI, route: str, resource: str, scope: str
+) -> None:
+    fake_api.add_fault(Fault(route=route, status=403, times=100))
+
+    result = runner.materialize(raise_on_error=False)
+
+    assert not result.success
+    assert len(fake_api.requests_to(route)) == 1  # not retried
+    message = failure_message(result)
+    assert f"GitBook refused resource '{resource}' at GET {route} (HTTP 403)" in message
+    assert f"the OAuth scope '{scope}'" in message and "nothing useful" in message
+    assert "GITBOOK_ACCESS_TOKEN" not in message and "valid token" not in message
 
 
 def test_a_wrong_token_is_reported_as_rejected(dataset, warehouse, instance) -> None:

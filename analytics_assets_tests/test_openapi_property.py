@@ -78,15 +78,23 @@ def epoch_us(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
+def lists_members(account: Account, org_id: str) -> bool:
+    """Whether the org's `permissions` let the token's user list its members."""
+    org = next(org for org in account.organizations if org["id"] == org_id)
+    return (org.get("permissions") or {}).get("listMembers") is not False
+
+
 def expected_keys(account: Account) -> dict[str, set[Any]]:
     """The distinct primary keys a correct sync lands per table (merge on these keys)."""
     return {
         "users": {account.user["id"]},
         "organizations": {org["id"] for org in account.organizations},
         "spaces": {space["id"] for space in account.spaces},
+        # GitBook says where the token's user may not list members: those are not asked for.
         "org_members": {
             (org_id, member["id"])
             for org_id, members in account.members_by_org.items()
+            if lists_members(account, org_id)
             for member in members
         },
         "sites": {site["id"] for sites in account.sites_by_org.values() for site in sites},

@@ -253,6 +253,7 @@ def test_checks_pass_on_a_clean_load_and_catch_bad_rows(runner: Runner) -> None:
         "was_loaded_within_freshness_window",
         "site_id_exists_in_sites",
         "counts_are_non_negative_integers",
+        "coverage_is_complete",
     }
     assert [name for name, e in evaluations.items() if not e.passed] == []
 

@@ -47,3 +47,12 @@ class GitBookRateLimitError(GitBookError):
         super().__init__(message)
         self.resource = resource
         self.path = path
+
+
+class GitBookAccessError(GitBookError):
+    """The token was refused something and the sync must not be partial."""
+
+    def __init__(self, message: str, *, resource: str, parent_id: str):
+        super().__init__(message)
+        self.resource = resource
+        self.parent_id = parent_id

@@ -20,6 +20,7 @@ from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests import PreparedRequest, RequestException, Response, Session
 
+from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
 from analytics_assets.gitbook.rate_limit import RateLimitedAdapter, RateLimitPacer
 from analytics_assets.gitbook.settings import (
@@ -31,6 +32,7 @@ from analytics_assets.gitbook.settings import (
     REQUEST_TIMEOUT_SECONDS,
     RETRY_STATUSES,
     TOKEN_HINT,
+    ResourceSpec,
 )
 
 BODY_EXCERPT_CHARS = 200
@@ -109,14 +111,28 @@ def _body_excerpt(response: Response) -> str:
     return text
 
 
-def error_for_response(response: Response, *, resource: str, attempts: int) -> GitBookAPIError:
+def error_for_response(
+    response: Response, *, resource: str, attempts: int, scope: str | None = None
+) -> GitBookAPIError:
     """Translate an error response into an exception a person can act on."""
     status = response.status_code
     method, path = _describe(response)
     where = f"resource '{resource}' at {method} {path}"
-    if status in (401, 403):
+    if status == 401:
         return GitBookAuthError(
             f"GitBook rejected the access token (HTTP {status}) for {where}. {TOKEN_HINT}",
+            resource=resource,
+            path=path,
+            status=status,
+            response=response,
+        )
+    if status == 403:
+        needs = f"the OAuth scope '{scope}'" if scope else "a scope"
+        return GitBookAuthError(
+            f"GitBook refused {where} (HTTP 403): the token is valid, but it may lack {needs} "
+            f"(or its user the role) to read it, and without {resource} the sync can read "
+            f"nothing useful. Grant the token {needs}, or use a token of a member of your "
+            f"organizations. GitBook said: {_body_excerpt(response)!r}",
             resource=resource,
             path=path,
             status=status,
@@ -150,6 +166,8 @@ def response_guard(
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
     removed_hint: str | None = None,
+    spec: ResourceSpec | None = None,
+    access: Access | None = None,
 ) -> Callable[..., None]:
     """A `response_actions` hook that every GitBook response passes through.
 
@@ -162,6 +180,10 @@ def response_guard(
     - `on_page(resource)` is told of every page that passed, for progress reporting.
     - With `removed_hint` (an endpoint gone from GitBook's current API), 404 and 410 skip the
       request; the first one per run logs the hint as a warning.
+    - With `spec` and `access`, each child request is recorded against its parent, and a 403
+      for a child (the token may not read this organization's members, this site's insights)
+      skips that parent through `access`, which warns, or fails the sync in strict mode. A 403
+      for a resource without a parent in its path fails at once: the token reads nothing useful.
     """
     removed_seen = threading.Lock()  # held forever once the first removed-endpoint answer came
 
@@ -169,6 +191,19 @@ def response_guard(
         if response.is_redirect:  # requests follows it and calls the hook again on the target
             return
         method, path = _describe(response)
+        parent_id = spec.parent_id_in(path) if spec is not None else None
+        if access is not None and spec is not None and spec.parent and parent_id is not None:
+            access.asked(resource, spec.parent, parent_id)
+            if response.status_code == 403:
+                needs = f"the OAuth scope '{spec.scope}'" if spec.scope else "a scope"
+                access.refuse(
+                    resource,
+                    spec.parent,
+                    parent_id,
+                    f"HTTP 403 at {method} {path} ({_body_excerpt(response)!r}); the token may "
+                    f"lack {needs}, or its user the role, to read it",
+                )
+                raise IgnoreResponseException()
         if removed_hint is not None and response.status_code in (404, 410):
             if removed_seen.acquire(blocking=False):
                 warn(
@@ -185,7 +220,8 @@ def response_guard(
             )
             raise IgnoreResponseException()
         if response.status_code >= 400:
-            raise error_for_response(response, resource=resource, attempts=attempts)
+            scope = spec.scope if spec is not None else None
+            raise error_for_response(response, resource=resource, attempts=attempts, scope=scope)
         try:
             payload = response.json()
         except ValueError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from dlt.common.schema.typing import TColumnSchema
 
@@ -36,6 +37,8 @@ MAX_RATE_LIMIT_WAIT_SECONDS = 900.0
 # How replaced tables reach the destination: loaded into the staging dataset, then swapped in by
 # one transaction (delete and insert), so a reader never sees a table half replaced.
 REPLACE_STRATEGY = "insert-from-staging"
+# Set to true to fail a sync that GitBook refused anything, instead of syncing what it may read.
+REQUIRE_FULL_ACCESS_ENV = "GITBOOK_REQUIRE_FULL_ACCESS"
 # A guard, not a limit anyone should reach: a resource that pages this far is treated as a loop.
 MAX_PAGES_PER_REQUEST_CHAIN = 100_000
 
@@ -62,6 +65,19 @@ class ResourceSpec:
     removed_hint: str | None = None
     """For an endpoint GitBook has removed from its current API: a 404 or 410 then means
     "not served to this account", and this hint is the run log's warning instead of a failure."""
+    scope: str | None = None
+    """The OAuth scope GitBook's 0.202.0 description puts this operation behind (`security`)."""
+
+    def parent_id_in(self, path: str) -> str | None:
+        """The parent's id in a request path of this endpoint (None: no parent in the path)."""
+        if self.parent_key is None:
+            return None
+        template = self.path.split("/")
+        segments = path.split("/")
+        placeholder = "{" + self.parent_key + "}"
+        if placeholder not in template or len(segments) != len(template):
+            return None
+        return unquote(segments[template.index(placeholder)])
 
     @property
     def is_paginated_list(self) -> bool:
@@ -74,6 +90,7 @@ class ResourceSpec:
 # the nested shape. Undeclared nested fields follow dlt's defaults (objects flatten to `a__b`
 # columns, lists become child tables such as `content__tags`).
 USERS = ResourceSpec(
+    scope="user:read",
     name="users",
     path="/v1/user",
     data_selector="$",
@@ -90,6 +107,7 @@ USERS = ResourceSpec(
 )
 
 ORGANIZATIONS = ResourceSpec(
+    scope="organization:read",
     name="organizations",
     path="/v1/orgs",
     data_selector="items",
@@ -111,6 +129,7 @@ ORGANIZATIONS = ResourceSpec(
 )
 
 SPACES = ResourceSpec(
+    scope="space:read",
     name="spaces",
     path="/v1/orgs/{organization_id}/spaces",
     data_selector="items",
@@ -134,6 +153,7 @@ SPACES = ResourceSpec(
 )
 
 ORG_MEMBERS = ResourceSpec(
+    scope="organization:members:read",
     name="org_members",
     path="/v1/orgs/{organization_id}/members",
     data_selector="items",
@@ -158,6 +178,7 @@ ORG_MEMBERS = ResourceSpec(
 )
 
 CONTENT = ResourceSpec(
+    scope="space:read",
     name="content",
     path="/v1/spaces/{space_id}/content",
     data_selector="pages",
@@ -214,6 +235,7 @@ INSIGHTS_TRAFFIC = ResourceSpec(
 )
 
 SITES = ResourceSpec(
+    scope="site:read",
     name="sites",
     path="/v1/orgs/{organization_id}/sites",
     data_selector="items",
@@ -255,6 +277,7 @@ RESOURCES: tuple[ResourceSpec, ...] = (
 )
 
 SITE_INSIGHTS_DAILY = ResourceSpec(
+    scope="site:insights:read",
     name="site_insights_daily",
     path="/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate",
     data_selector="columns",

@@ -21,6 +21,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.rest_api import rest_api_resources
 
+from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookError
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.path_segment import PathSegment
@@ -63,11 +64,14 @@ def site_insights_source(
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
+    access: Access | None = None,
 ) -> list[DltResource]:
     """`site_insights_daily` rows of every site the token sees, for each day in `days`.
 
-    Settings are shared with the main source (`[sources.gitbook]` in dlt's config).
+    Settings are shared with the main source (`[sources.gitbook]` in dlt's config). A site whose
+    insights the token may not read (403) is skipped through `access`, like the main source's.
     """
+    access = access or Access(warn=warn)
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
     session = build_session(
         max_retries=max_retries,
@@ -88,6 +92,7 @@ def site_insights_source(
             page_size=page_size,
             warn=warn,
             on_page=on_page,
+            access=access,
         )
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(access_token), session=session)
@@ -99,6 +104,8 @@ def site_insights_source(
         skip_not_found=True,
         warn=warn,
         on_page=on_page,
+        spec=SITE_INSIGHTS_DAILY,
+        access=access,
     )
 
     # Discovered before extraction: the load's delete scope names the sites that exist now.
@@ -126,7 +133,7 @@ def site_insights_source(
 
         try:
             rows = fetch_day(post, task["day"], site_id=str(task["site_id"]))
-        except IgnoreResponseException:  # the site was deleted after it was listed
+        except IgnoreResponseException:  # deleted after it was listed, or its insights refused
             return []
         except ValueError as exc:  # an answer whose columns do not line up, or another day
             raise GitBookError(

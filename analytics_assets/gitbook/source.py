@@ -14,6 +14,7 @@ from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import RESTAPIConfig
 from requests import Session
 
+from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
@@ -32,6 +33,8 @@ from analytics_assets.gitbook.settings import (
     MAX_PAGES_PER_REQUEST_CHAIN,
     MAX_RATE_LIMIT_WAIT_SECONDS,
     MAX_RETRIES,
+    ORG_MEMBERS,
+    ORGANIZATIONS,
     PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
     RESOURCES,
@@ -42,6 +45,7 @@ from analytics_assets.gitbook.settings import (
 )
 
 logger = logging.getLogger(__name__)
+MEMBER_ORGANIZATIONS_RESOURCE = "organizations_listing_members"
 
 # Row mappers per resource, applied after the parent key is renamed.
 EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
@@ -63,6 +67,7 @@ class _Policy:
     page_size: int
     warn: Callable[[str], None]
     on_page: Callable[[str], None] | None
+    access: Access | None = None
 
 
 def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404: bool) -> Any:
@@ -74,6 +79,8 @@ def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404:
         warn=policy.warn,
         on_page=policy.on_page,
         removed_hint=spec.removed_hint,
+        spec=spec,
+        access=policy.access,
     )
 
 
@@ -152,6 +159,7 @@ def build_rest_api_config(
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
+    access: Access | None = None,
 ) -> RESTAPIConfig:
     """The `rest_api` configuration for every GitBook resource.
 
@@ -166,6 +174,7 @@ def build_rest_api_config(
         page_size=page_size,
         warn=warn,
         on_page=on_page,
+        access=access,
     )
     resources: list[Any] = []
     for spec in RESOURCES:
@@ -208,13 +217,19 @@ def discovery_resources(
     page_size: int = PAGE_SIZE,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
+    access: Access | None = None,
 ) -> RESTAPIConfig:
     """`rest_api` entries that list parents for another source without loading them.
 
     Same paths, pagination, errors and id encoding as the main source's entries for `specs`.
     """
     policy = _Policy(
-        attempts=attempts, max_pages=max_pages, page_size=page_size, warn=warn, on_page=on_page
+        attempts=attempts,
+        max_pages=max_pages,
+        page_size=page_size,
+        warn=warn,
+        on_page=on_page,
+        access=access,
     )
     resources: list[Any] = []
     for spec in specs:
@@ -247,6 +262,7 @@ def gitbook_source(
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
+    access: Access | None = None,
 ) -> list[DltResource]:
     """GitBook users, organizations, spaces, members, content and traffic.
 
@@ -266,7 +282,10 @@ def gitbook_source(
         allow_insecure_http: Send the token over plain HTTP to a non-loopback host.
         warn: Where warnings for the run log go (skipped deleted parents).
         on_page: Called with the resource name for every page fetched (progress reporting).
+        access: Records what the token is refused (403, `listMembers: false`) and whether a
+            refusal fails the sync; by default refusals are skipped with a warning.
     """
+    access = access or Access(warn=warn)
     config = build_rest_api_config(
         access_token=access_token,
         base_url=base_url,
@@ -281,5 +300,35 @@ def gitbook_source(
         allow_insecure_http=allow_insecure_http,
         warn=warn,
         on_page=on_page,
+        access=access,
     )
-    return rest_api_resources(config)
+    resources = rest_api_resources(config)
+    by_name = {resource.name: resource for resource in resources}
+    # Members are asked for only where GitBook says the token's user may list them.
+    listable = dlt.transformer(name=MEMBER_ORGANIZATIONS_RESOURCE, selected=False)(
+        listing_members(access)
+    )
+    by_name[ORG_MEMBERS.name].pipe_data_from(by_name[ORGANIZATIONS.name] | listable)
+    return [*resources, listable]
+
+
+def listing_members(access: Access) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Keep the organizations whose members the token's user may list; refuse the others
+    without a request (GitBook would answer 403)."""
+
+    def keep(organizations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for org in organizations:
+            if (org.get("permissions") or {}).get("listMembers") is False:
+                access.refuse(
+                    ORG_MEMBERS.name,
+                    ORGANIZATIONS.name,
+                    str(org["id"]),
+                    "its permissions say the token's user may not list its members "
+                    "(listMembers: false; an admin role in it is needed), so none were asked for",
+                )
+            else:
+                kept.append(org)
+        return kept
+
+    return keep

@@ -5,6 +5,8 @@ from analytics_assets.devtools.fake_api.rate_limit import UNENFORCED_RATE_LIMIT,
 from analytics_assets.devtools.fake_api.server import (
     LEGACY_TRAFFIC_API,
     MAX_LIMIT,
+    READER_ORG_PERMISSIONS,
+    REQUIRED_SCOPES,
     TODAY_API,
     FakeGitBookAPI,
     Fault,
@@ -14,6 +16,8 @@ from analytics_assets.devtools.fake_api.server import (
 __all__ = [
     "LEGACY_TRAFFIC_API",
     "MAX_LIMIT",
+    "READER_ORG_PERMISSIONS",
+    "REQUIRED_SCOPES",
     "TODAY_API",
     "UNENFORCED_RATE_LIMIT",
     "Dataset",

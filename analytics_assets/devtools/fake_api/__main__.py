@@ -2,6 +2,7 @@
 
 python -m analytics_assets.devtools.fake_api --port 8000 --token demo-token
 python -m analytics_assets.devtools.fake_api --rate-limit 60/60 --api-version 0.91.0
+python -m analytics_assets.devtools.fake_api --reader-org org-acme --missing-scope site:read
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from analytics_assets.devtools.fake_api.rate_limit import RateLimit
 from analytics_assets.devtools.fake_api.server import (
     API_VERSIONS,
     MAX_LIMIT,
+    REQUIRED_SCOPES,
     TODAY_API,
     FakeGitBookAPI,
 )
@@ -81,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--user-envelope", action="store_true", help='wrap /v1/user as {"data": {...}}'
     )
+    parser.add_argument(
+        "--reader-org",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an organization where the token's user is only a reader: reader permissions, "
+        "403 on its members (repeatable)",
+    )
+    parser.add_argument(
+        "--missing-scope",
+        action="append",
+        default=[],
+        choices=sorted(set(REQUIRED_SCOPES.values())),
+        metavar="SCOPE",
+        help="an OAuth scope the token lacks: 403 on every route needing it (repeatable; one "
+        f"of {', '.join(sorted(set(REQUIRED_SCOPES.values())))})",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
@@ -99,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         rate_limit=args.rate_limit,
         api_version=args.api_version,
+        reader_orgs=frozenset(args.reader_org),
+        missing_scopes=frozenset(args.missing_scope),
     )
     stop = threading.Event()
     # Ctrl-C and `kill` both end the loop below; a background job may inherit SIGINT as ignored,
@@ -116,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             "Ctrl-C to stop.",
             flush=True,
         )
+        if api.reader_orgs or api.missing_scopes:
+            print(
+                f"Limited token: reader in {sorted(api.reader_orgs) or 'no org'}, "
+                f"missing scopes {sorted(api.missing_scopes) or 'none'}.",
+                flush=True,
+            )
         while not stop.wait(0.5):
             pass
     print("stopped", flush=True)

@@ -65,6 +65,35 @@ ROUTES = (
 )
 METHODS = {SITE_INSIGHTS_AGGREGATE: "POST"}
 """The method each route answers; GET unless listed (any other method is a 405)."""
+REQUIRED_SCOPES: dict[str, str] = {
+    USER: "user:read",
+    ORGS: "organization:read",
+    ORG_SPACES: "space:read",
+    ORG_MEMBERS: "organization:members:read",
+    SPACE: "space:read",
+    SPACE_CONTENT: "space:read",
+    ORG_SITES: "site:read",
+    SITE_INSIGHTS_AGGREGATE: "site:insights:read",
+}
+"""The OAuth scope each route needs, from the ``oauth`` entry of its operation's ``security`` in
+GitBook's 0.202.0 description. Space traffic (0.91.0 only) names no OAuth scope, so needs none."""
+READER_ORG_PERMISSIONS: dict[str, bool] = {
+    "view": True,
+    "access": True,
+    "admin": False,
+    "ownTeam": False,
+    "createContent": False,
+    "createOpenAPISpec": False,
+    "viewBilling": False,
+    "listMembers": False,
+    "listTeams": False,
+    "listIntegrations": False,
+    "listInstallations": False,
+    "installIntegration": False,
+}
+"""``Organization.permissions`` as a reader sees them: it can see the org, and do nothing else."""
+READER_MEMBERS_MESSAGE = "You do not have permission to list the members of this organization"
+MISSING_SCOPE_MESSAGE = "The token is missing the scope {scope}"
 
 ApiVersion = Literal["0.202.0", "0.91.0"]
 TODAY_API: ApiVersion = "0.202.0"
@@ -233,6 +262,9 @@ class _Request:
     dataset: Dataset
     """The dataset when the request arrived: one request never sees two datasets."""
     body: bytes = b""
+    reader_orgs: frozenset[str] = frozenset()
+    """Like ``dataset``, the reader orgs when the request arrived."""
+    missing_scopes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -250,6 +282,16 @@ def _json_bytes(payload: Any) -> bytes:
 
 def _error(status: int, message: str) -> _Response:
     return _Response(status, _json_bytes({"error": {"code": status, "message": message}}))
+
+
+def _string_set(values: frozenset[str], name: str) -> frozenset[str]:
+    """``values`` as a frozenset of strings; a bare string would silently become its letters."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{name} must be a set of strings, not a single string")
+    result = frozenset(values)
+    if not all(isinstance(value, str) and value for value in result):
+        raise TypeError(f"{name} must hold non-empty strings")
+    return result
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -274,6 +316,11 @@ class FakeGitBookAPI:
     one the ``X-RateLimit-*`` headers advertise :data:`UNENFORCED_RATE_LIMIT`. ``api_version``
     picks the profile: :data:`TODAY_API` answers 404 for space traffic, :data:`LEGACY_TRAFFIC_API`
     serves it.
+
+    Limited tokens answer 403 like GitBook: ``reader_orgs`` are organizations where the token's
+    user is only a reader (reader ``permissions``, and listing members is refused);
+    ``missing_scopes`` are OAuth scopes the token was not granted (every route needing one, per
+    :data:`REQUIRED_SCOPES`, is refused).
     """
 
     def __init__(
@@ -290,8 +337,12 @@ class FakeGitBookAPI:
         clock: Callable[[], datetime] | None = None,
         rate_limit: RateLimit | None = None,
         api_version: ApiVersion = TODAY_API,
+        reader_orgs: frozenset[str] = frozenset(),
+        missing_scopes: frozenset[str] = frozenset(),
     ) -> None:
         self.dataset = dataset if dataset is not None else Dataset.demo()
+        self.reader_orgs = reader_orgs
+        self.missing_scopes = missing_scopes
         self._token = token
         self.default_page_size = default_page_size
         self.rate_limit = rate_limit
@@ -384,6 +435,32 @@ class FakeGitBookAPI:
         if version not in API_VERSIONS:
             raise ValueError(f"api_version must be one of {API_VERSIONS}, not {version!r}")
         self._api_version = version
+
+    @property
+    def reader_orgs(self) -> frozenset[str]:
+        """Organization ids where the token's user is only a reader; settable while serving.
+
+        Their ``permissions`` are :data:`READER_ORG_PERMISSIONS` and their members are a 403;
+        everything else in them (spaces, sites, content, insights) is served as usual.
+        """
+        return self._reader_orgs
+
+    @reader_orgs.setter
+    def reader_orgs(self, org_ids: frozenset[str]) -> None:
+        self._reader_orgs = _string_set(org_ids, "reader_orgs")
+
+    @property
+    def missing_scopes(self) -> frozenset[str]:
+        """OAuth scopes the token lacks; settable while serving.
+
+        A route whose :data:`REQUIRED_SCOPES` scope is among them answers 403 after
+        authentication and the rate limiter (injected faults still come first).
+        """
+        return self._missing_scopes
+
+    @missing_scopes.setter
+    def missing_scopes(self, scopes: frozenset[str]) -> None:
+        self._missing_scopes = _string_set(scopes, "missing_scopes")
 
     def expected_row_counts(self) -> dict[str, int]:
         """The dataset's row counts as this API version serves them (traffic only on 0.91.0)."""
@@ -519,6 +596,8 @@ class FakeGitBookAPI:
             token_ok=self._token_ok(authorization),
             dataset=self.dataset,
             body=body,
+            reader_orgs=self.reader_orgs,
+            missing_scopes=self.missing_scopes,
         )
         with self._lock:
             self._in_flight += 1
@@ -614,6 +693,9 @@ class FakeGitBookAPI:
             return response
         if route is None:
             return _error(404, "No route matches this path")
+        scope = REQUIRED_SCOPES.get(route)
+        if scope is not None and scope in request.missing_scopes:
+            return _error(403, MISSING_SCOPE_MESSAGE.format(scope=scope))
         try:
             return _Response(200, _json_bytes(self._handlers[route](request)))
         except ApiError as exc:
@@ -676,7 +758,19 @@ class FakeGitBookAPI:
         return {"data": request.dataset.user} if self.user_envelope else request.dataset.user
 
     def _orgs(self, request: _Request) -> Row:
-        return self._list(request, request.dataset.organizations)
+        body = self._list(request, request.dataset.organizations)
+        body["items"] = [self._as_seen(request, org) for org in body["items"]]
+        return body
+
+    @staticmethod
+    def _as_seen(request: _Request, org: Row) -> Row:
+        """The Organization as the token's user sees it: a reader's copy for a reader org.
+
+        A copy, so the dataset (shared with other servers and tests) never changes.
+        """
+        if org["id"] not in request.reader_orgs:
+            return org
+        return {**org, "permissions": {**org.get("permissions", {}), **READER_ORG_PERMISSIONS}}
 
     def _org_id(self, request: _Request) -> str:
         org_id = request.params["organizationId"]
@@ -694,7 +788,10 @@ class FakeGitBookAPI:
         return self._list(request, request.dataset.spaces_of(self._org_id(request)))
 
     def _org_members(self, request: _Request) -> Row:
-        return self._list(request, request.dataset.members_of(self._org_id(request)))
+        org_id = self._org_id(request)
+        if org_id in request.reader_orgs:
+            raise ApiError(403, READER_MEMBERS_MESSAGE)
+        return self._list(request, request.dataset.members_of(org_id))
 
     def _org_sites(self, request: _Request) -> Row:
         """The org's sites; the ``space``/``title``/``published``/``type`` filters are ignored."""

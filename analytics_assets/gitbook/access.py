@@ -1,0 +1,79 @@
+"""What the token may read: one sync's record of refused parents, per resource.
+
+A valid token is often refused some things: a personal token is a reader in a partner's
+organization (GitBook says so in `permissions.listMembers: false` and answers 403 to its
+members), and an OAuth token lacks a scope (403 on that scope's operations). The sync reads
+everything else; this record says exactly what it could not read, for the run log, the
+materialization metadata and a WARN check. With `strict`, any refusal fails the sync instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analytics_assets.gitbook.errors import GitBookAccessError
+from analytics_assets.gitbook.settings import REQUIRE_FULL_ACCESS_ENV
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many parents of a resource the sync asked about, and which it was refused."""
+
+    resource: str
+    parent: str
+    asked: int
+    refused: tuple[str, ...]
+
+    def describe(self) -> str:
+        read = self.asked - len(self.refused)
+        refused = f"; refused: {', '.join(self.refused)}" if self.refused else ""
+        return f"{self.resource} of {read} of {self.asked} {self.parent}{refused}"
+
+
+class Access:
+    """Thread-safe: the response hooks of dlt's extract workers record into one instance."""
+
+    def __init__(self, *, strict: bool = False, warn: Callable[[str], None] = print) -> None:
+        self.strict = strict
+        self.warn = warn
+        self._lock = threading.Lock()
+        self._asked: dict[str, set[str]] = {}
+        self._refused: dict[str, dict[str, str]] = {}
+        self._parents: dict[str, str] = {}
+
+    def asked(self, resource: str, parent: str, parent_id: str) -> None:
+        """The sync asked for `resource` of this parent (or decided from its permissions)."""
+        with self._lock:
+            self._asked.setdefault(resource, set()).add(parent_id)
+            self._parents[resource] = parent
+
+    def refuse(self, resource: str, parent: str, parent_id: str, reason: str) -> None:
+        """Record a refusal and warn once per parent; in strict mode, fail the sync."""
+        self.asked(resource, parent, parent_id)
+        with self._lock:
+            first = parent_id not in self._refused.setdefault(resource, {})
+            self._refused[resource][parent_id] = reason
+        if self.strict:
+            raise GitBookAccessError(
+                f"GitBook refused resource '{resource}' for {parent} '{parent_id}': {reason}. "
+                f"{REQUIRE_FULL_ACCESS_ENV} is set, so a partial sync fails; nothing was loaded. "
+                "Grant the token that access, or unset it to sync what the token may read.",
+                resource=resource,
+                parent_id=parent_id,
+            )
+        if first:
+            self.warn(
+                f"GitBook refused resource '{resource}' for {parent} '{parent_id}': {reason}. "
+                f"Syncing everything else; '{resource}' holds no rows of it after this sync. "
+                f"Set {REQUIRE_FULL_ACCESS_ENV}=true to fail instead."
+            )
+
+    def coverage(self, resource: str) -> Coverage | None:
+        """None when the sync never asked for `resource` per parent."""
+        with self._lock:
+            if resource not in self._asked:
+                return None
+            refused = tuple(sorted(self._refused.get(resource, {})))
+            return Coverage(resource, self._parents[resource], len(self._asked[resource]), refused)
