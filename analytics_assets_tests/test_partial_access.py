@@ -183,3 +183,51 @@ def test_the_ci_gate_passes_with_a_reader_organization_and_shows_the_warning(
     assert status == 0, out
     assert "41 checks: 0 ERROR failures, 1 WARN failures" in out
     assert "coverage_is_complete" in out and "refused: org-globex" in out
+
+
+LIMITED_TOKENS = {
+    # kind: (FakeGitBookAPI settings, the check that warns in the full sync, in site insights)
+    "reader_org": ({"reader_orgs": frozenset({READER_ORG})}, "org_members", None),
+    "no_members_scope": (
+        {"missing_scopes": frozenset({"organization:members:read"})},
+        "org_members",
+        None,
+    ),
+    "no_insights_scope": (
+        {"missing_scopes": frozenset({"site:insights:read"})},
+        None,
+        "site_insights_daily",
+    ),
+    "no_sites_scope": ({"missing_scopes": frozenset({"site:read"})}, "sites", None),
+    "no_spaces_scope": ({"missing_scopes": frozenset({"space:read"})}, "spaces", None),
+}
+
+
+@pytest.mark.parametrize("kind", LIMITED_TOKENS)
+def test_both_jobs_stay_green_and_exact_with_each_limited_token(
+    kind: str, dataset: Dataset, warehouse: Warehouse, instance: DagsterInstance
+) -> None:
+    """Exact rows of what the token may read; one WARN check where it may not; no ERROR."""
+    settings, full_warns, insights_warns = LIMITED_TOKENS[kind]
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, **settings) as api:
+        gitbook = Runner(api, warehouse, instance).gitbook()
+        full = run_full_sync(gitbook, warehouse.resource(), instance=instance)
+        insights = run_site_insights(gitbook, warehouse.resource(), DAYS, instance=instance)
+        served = {table: api.expected_row_counts()[table] for table in TABLES}
+
+    assert full.success and insights.success
+    readable = {
+        "reader_org": {"org_members": len(dataset.members_of("org-acme"))},
+        "no_members_scope": {"org_members": 0},
+        "no_sites_scope": {"sites": 0},
+        "no_spaces_scope": {"spaces": 0, "content": 0},
+    }.get(kind, {})
+    assert counts(warehouse) == {**served, **readable}
+    site_rows = 0 if kind in ("no_insights_scope", "no_sites_scope") else None
+    expected_sites = dataset.expected_site_insight_rows(DAYS) if site_rows is None else 0
+    assert warehouse.count("site_insights_daily") == expected_sites
+    for result, table in ((full, full_warns), (insights, insights_warns)):
+        found = failed(result)
+        expected = {f"gitbook/{table}:coverage_is_complete"} if table else set()
+        assert set(found) == expected, kind
+        assert all(severity == AssetCheckSeverity.WARN for severity, _ in found.values())
