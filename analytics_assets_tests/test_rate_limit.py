@@ -169,3 +169,19 @@ def test_the_pacer_leaves_a_429_without_timing_to_the_retry_policy() -> None:
     bare.headers = {}
 
     assert pacer.observe(bare) is None  # type: ignore[arg-type]
+
+
+def test_a_429_with_retry_after_waits_for_it_not_for_the_window() -> None:
+    """`Retry-After` (1 s) can be sooner than the window's reset (60 s away, budget left)."""
+    now = [1_000.0]
+    pacer = RateLimitPacer(max_wait=100, log=lambda line: None, clock=lambda: now[0])
+    pacer.observe(_Response(200, remaining=50, reset=1_060))  # type: ignore[arg-type]
+    throttled = _Response(429, remaining=50, reset=1_060)
+    throttled.headers["Retry-After"] = "1"
+
+    resume = pacer.observe(throttled)  # type: ignore[arg-type]
+    pacer._cond.wait = lambda timeout=None: now.__setitem__(0, now[0] + (timeout or 0))  # type: ignore[method-assign]
+    pacer.before_send(_Request())  # type: ignore[arg-type]
+
+    assert resume == 1_001.0
+    assert 1_001.0 <= now[0] < 1_002.0  # resumed after Retry-After, long before the reset

@@ -82,6 +82,7 @@ class RateLimitPacer:
         self._limit: float | None = None
         self._remaining: float | None = None
         self._reset: float | None = None
+        self._pause_until = 0.0
         self._waited = 0.0
         self._waited_until = 0.0
         self._announced: float | None = None
@@ -98,6 +99,9 @@ class RateLimitPacer:
         with self._cond:
             while True:
                 now = self.clock()
+                if now < self._pause_until:  # a 429 said when to come back
+                    self._wait_locked(self._pause_until, request, now)
+                    continue
                 if self._reset is not None and now >= self._reset:
                     # The window is over: a fresh one has the whole limit until a response says.
                     self._remaining, self._reset = self._limit, None
@@ -143,7 +147,8 @@ class RateLimitPacer:
             if resume is None:
                 return None
             resume = max(resume, now + MIN_429_WAIT_SECONDS)
-            self._remaining, self._reset = 0.0, max(resume, self._reset or 0.0)
+            # Apart from the window: `Retry-After` may be sooner than the window's reset.
+            self._pause_until = max(self._pause_until, resume)
             return resume
 
     def _wait_locked(self, until: float, request: PreparedRequest, now: float) -> None:
