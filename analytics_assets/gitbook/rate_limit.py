@@ -125,11 +125,12 @@ class RateLimitPacer:
         limit = _header_float(response, LIMIT_HEADER)
         remaining = _header_float(response, REMAINING_HEADER)
         reset = _header_float(response, RESET_HEADER)
+        if reset is not None:
+            reset += RESET_MARGIN_SECONDS
         with self._cond:
             if limit is not None:
                 self._limit = limit
             if remaining is not None and reset is not None:
-                reset += RESET_MARGIN_SECONDS
                 if self._reset is None or reset > self._reset + 0.5:
                     # A newer window than the one we pace by; requests in flight spent from it too.
                     self._reset = reset

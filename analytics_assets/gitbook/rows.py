@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -64,12 +65,14 @@ def first_of_each_key(key: Sequence[str]) -> Callable[[dict[str, Any]], bool]:
     Tables are replaced by each sync, and a replace does not deduplicate. GitBook's cursor
     pages can repeat a row when a list shifts while it is being paged through; the table keeps
     one. Thread-safe: dlt's extract workers run a parallelized resource's steps concurrently.
+    Keys are kept as 16-byte digests: a run can see hundreds of thousands of them.
     """
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[bytes] = set()
     lock = threading.Lock()
 
     def first(row: dict[str, Any]) -> bool:
-        value = tuple(str(row.get(column)) for column in key)
+        parts = "\x1f".join(str(row.get(column)) for column in key)
+        value = hashlib.blake2b(parts.encode(), digest_size=16).digest()
         with lock:
             if value in seen:
                 return False
