@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dlt.extract.source import DltSource
 
     from analytics_assets.gitbook.access import Access
+    from analytics_assets.gitbook.failed_days import FailedDays
 
 from analytics_assets.gitbook.settings import (
     DATASET_NAME,
@@ -227,11 +228,17 @@ class GitBookResource(ConfigurableResource):
         warn: Callable[[str], None] | None = None,
         on_page: Callable[[str], None] | None = None,
         access: "Access | None" = None,
+        failed_days: "FailedDays | None" = None,
+        info: Callable[[str], None] | None = None,
     ) -> "DltSource":
-        """A fresh site insights source for these UTC days (one run's partitions)."""
+        """A fresh site insights source for these UTC days (one run's partitions); the days it
+        could not load are recorded in `failed_days`."""
         from analytics_assets.gitbook.site_insights_source import site_insights_source
 
-        return site_insights_source(list(days), **self._source_kwargs(warn, on_page, access))
+        kwargs = self._source_kwargs(warn, on_page, access)
+        if info is not None:
+            kwargs["info"] = info
+        return site_insights_source(list(days), failed_days=failed_days, **kwargs)
 
 
 def _replace_strategy_unset(destination: str) -> bool:

@@ -2,7 +2,9 @@
 
 Its own `@dlt_assets` so its partitions never force partitions on the other tables, and its own
 pipeline name in a run-private working folder so two runs never share a pipeline's local state.
-A run covers one day or, in a backfill, a range of days; each day replaces its rows.
+A run covers one day or, in a backfill, a range of days; each day replaces its rows. A day that
+fails does not stop the others: they load and are marked materialized one partition at a time,
+and the run then fails naming the failed days and the command that re-runs only them.
 
 Backfills are single runs (`BackfillPolicy.single_run()`): inside a run every (site, day) is a
 task for dlt's extract workers, so a month costs little more wall time than a day, and
@@ -16,10 +18,13 @@ from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
+    AssetMaterialization,
     AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
+    Failure,
     MaterializeResult,
+    MetadataValue,
 )
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import config as dlt_config
@@ -29,6 +34,7 @@ from dlt.extract.source import DltSource
 
 from analytics_assets.assets import CONCURRENCY_POOL, run_source
 from analytics_assets.failures import explained_failures
+from analytics_assets.gitbook.failed_days import FailedDays, contiguous_ranges
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
@@ -84,15 +90,21 @@ def build_site_insights_assets(
         dlt: DagsterDltResource,
         gitbook: GitBookResource,
         warehouse: WarehouseResource,
-    ) -> Iterator[MaterializeResult]:
+    ) -> Iterator[MaterializeResult | AssetMaterialization]:
         window = context.partition_time_window
         days = days_between(window.start.date(), window.end.date())
         context.log.info(f"Site insights for {len(days)} UTC day(s): {days[0]} .. {days[-1]}")
+        failed = FailedDays()
         with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
             source = gitbook.build_site_insights_source(
-                days, warn=context.log.warning, on_page=progress.page, access=access
+                days,
+                warn=context.log.warning,
+                info=context.log.info,
+                on_page=progress.page,
+                access=access,
+                failed_days=failed,
             )
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             run_dir = warehouse.resolve_pipelines_dir() / SITE_INSIGHTS_PIPELINE
@@ -101,6 +113,39 @@ def build_site_insights_assets(
                 pipeline = warehouse.build_pipeline(
                     SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
                 )
-                yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
+                results = list(
+                    run_source(context, dlt, translator, source, pipeline, warehouse, access)
+                )
+        if not failed:
+            yield from results
+            return
+        loaded = [day for day in days if day not in failed]
+        for result in results:  # a result would mark every day of the run materialized
+            for day in loaded:
+                yield AssetMaterialization(
+                    asset_key=result.asset_key,  # type: ignore[arg-type]
+                    partition=day.isoformat(),
+                    metadata=result.metadata,
+                )
+        raise Failure(
+            description=failed_days_message(failed, loaded),
+            metadata={"failed_days": MetadataValue.json([d.isoformat() for d in failed.days])},
+        )
 
     return site_insights_assets
+
+
+def failed_days_message(failed: FailedDays, loaded: list[date]) -> str:
+    """Which days did not load and why, and the command that re-runs only them."""
+    reasons = "; ".join(f"{day}: {reason}" for day, reason in failed.reasons().items())
+    commands = " and ".join(
+        "dagster asset materialize -m analytics_assets.definitions --select "
+        f"{SITE_INSIGHTS_KEY.to_user_string()} --partition-range {first}...{last}"
+        for first, last in contiguous_ranges(failed.days)
+    )
+    return (
+        f"Site insights: {len(failed.days)} UTC day(s) could not be loaded and kept the rows "
+        f"they had ({reasons}). The other {len(loaded)} day(s) loaded and are materialized. "
+        f"Once the cause is fixed, re-run only the failed day(s): {commands} (or backfill those "
+        "partitions from the asset's page in the UI)."
+    )

@@ -2,13 +2,18 @@
 
 The sync of site insights will be written against this fake, so the fake must hold GitBook's
 line: bodies validated against GitBook's own schema (0.202.0), column-oriented answers that match
-GitBook's response schema, silent truncation at ``limit``, and days too big for one query.
-Everything goes over real HTTP (``requests``), as the client will.
+GitBook's response schema, silent truncation at ``limit``, and days too big for one query (even
+one hour too big: a bot burst, split by millisecond ``range`` windows). It also holds the cases
+GitBook's data has: 404s on gated pages (``eventPageNotFoundType``), events in a space but on no
+page, unpublished sites (no events, a ``published`` filter). Everything goes over real HTTP
+(``requests``), as the client will.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -19,7 +24,13 @@ import pytest
 import requests
 
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
-from analytics_assets.devtools.fake_api.dataset import SITE_EVENT_TYPES, SiteInsightKey
+from analytics_assets.devtools.fake_api.__main__ import build_parser
+from analytics_assets.devtools.fake_api.__main__ import main as fake_api_main
+from analytics_assets.devtools.fake_api.dataset import (
+    SITE_EVENT_TYPES,
+    SiteInsightKey,
+    flatten_pages,
+)
 from analytics_assets.devtools.fake_api.server import ORG_SITES, SITE_INSIGHTS_AGGREGATE
 from analytics_assets.devtools.fake_api.site_insights import query_schema
 from analytics_assets_tests.harness import TEST_TOKEN
@@ -31,7 +42,13 @@ from analytics_assets_tests.openapi_contract import (
 )
 
 ANCHOR = date(2024, 6, 30)
-GROUP_BY = [{"column": "eventType"}, {"column": "page"}, {"column": "urlPath"}]
+GROUP_BY = [
+    {"column": "eventType"},
+    {"column": "page"},
+    {"column": "urlPath"},
+    {"column": "eventPageNotFoundType"},
+]
+"""The columns of :data:`SiteInsightKey`: a day's groups as ``expected_site_insights`` has them."""
 COUNTS = [{"column": "eventsCount"}, {"column": "sessionsCount"}, {"column": "visitorsCount"}]
 
 
@@ -99,14 +116,31 @@ def rows_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def insight_key(row: dict[str, Any]) -> SiteInsightKey:
+    """A row of a :data:`GROUP_BY` query as ``(event_type, page_space_id, page_id, url_path,
+    page_not_found_type)``."""
+    page = row["page"]
+    space_id, page_id = (None, None) if page is None else (page["space"], page["page"])
+    return (row["eventType"], space_id, page_id, row["urlPath"], row["eventPageNotFoundType"])
+
+
 def as_insights(rows: list[dict[str, Any]]) -> dict[SiteInsightKey, tuple[int, int, int]]:
-    """Rows of an eventType/page/urlPath query keyed like ``expected_site_insights``."""
+    """Rows of a :data:`GROUP_BY` query keyed like ``expected_site_insights``."""
     out: dict[SiteInsightKey, tuple[int, int, int]] = {}
     for row in rows:
-        page_id = None if row["page"] is None else row["page"]["page"]
-        key = (row["eventType"], page_id, row["urlPath"])
+        key = insight_key(row)
         assert key not in out, f"group {key} returned twice"
         out[key] = (row["eventsCount"], row["sessionsCount"], row["visitorsCount"])
+    return out
+
+
+def summed(parts: list[list[dict[str, Any]]]) -> dict[SiteInsightKey, tuple[int, int, int]]:
+    """Rows of several :data:`GROUP_BY` queries over disjoint parts of a day, added up."""
+    out: dict[SiteInsightKey, tuple[int, int, int]] = {}
+    for rows in parts:
+        for key, totals in as_insights(rows).items():
+            before = out.get(key, (0, 0, 0))
+            out[key] = (before[0] + totals[0], before[1] + totals[1], before[2] + totals[2])
     return out
 
 
@@ -139,17 +173,24 @@ def test_sites_are_listed_per_org_with_cursor_pagination(http: requests.Session)
 
     assert [[s["id"] for s in b["items"]] for b in bodies] == [["site_docs"], ["site_changelog"]]
     assert {b["count"] for b in bodies} == {2}
-    assert [s["id"] for s in globex["items"]] == ["site_globex"] and "next" not in globex
+    # The unpublished site is listed (and loaded) like any other; it only has no events.
+    assert [s["id"] for s in globex["items"]] == ["site_globex"] and globex["count"] == 2
     assert error_message(unknown, 404)
     assert error_message(as_post, 405)
-    assert [s["id"] for s in dataset.sites] == ["site_docs", "site_changelog", "site_globex"]
+    assert [s["id"] for s in dataset.sites] == [
+        "site_docs",
+        "site_changelog",
+        "site_globex",
+        "site_runbooks",
+    ]
     assert {s["id"]: dataset.site_org(s["id"]) for s in dataset.sites} == {
         "site_docs": "org-acme",
         "site_changelog": "org-acme",
         "site_globex": "org-globex",
+        "site_runbooks": "org-globex",
     }
     assert all("organization" not in s and s["object"] == "site" for s in dataset.sites)
-    assert dataset.expected_row_counts()["sites"] == 3
+    assert dataset.expected_row_counts()["sites"] == 4
 
 
 def test_an_awkward_site_id_works_when_percent_encoded(http: requests.Session) -> None:
@@ -176,13 +217,13 @@ def test_an_awkward_site_id_works_when_percent_encoded(http: requests.Session) -
 def test_a_day_grouped_by_type_page_and_path_matches_expected_site_insights(
     fake_api: FakeGitBookAPI, http: requests.Session, dataset: Dataset
 ) -> None:
-    for site in dataset.sites:
-        payload = query(http, fake_api, site["id"], day_query(ANCHOR))
+    for site_id in dataset.published_site_ids():
+        payload = query(http, fake_api, site_id, day_query(ANCHOR))
         names = [c["column"] for c in payload["columns"]]
         rows = rows_of(payload)
-        expected = dataset.expected_site_insights(site["id"], ANCHOR)
+        expected = dataset.expected_site_insights(site_id, ANCHOR)
 
-        assert names == ["eventType", "page", "urlPath", *(c["column"] for c in COUNTS)]
+        assert names == [c["column"] for c in [*GROUP_BY, *COUNTS]]
         assert as_insights(rows) == expected
         assert 6 <= len(expected) <= 30
         # Ordered by eventsCount, largest first (the default order).
@@ -190,21 +231,22 @@ def test_a_day_grouped_by_type_page_and_path_matches_expected_site_insights(
         assert events == sorted(events, reverse=True)
         # A 404 is a page_view whose page is null; pages belong to spaces of the site's org.
         assert any(r["page"] is None and r["eventType"] == "page_view" for r in rows)
-        org_spaces = {s["id"] for s in dataset.spaces_of(dataset.site_org(site["id"]))}
+        org_spaces = {s["id"] for s in dataset.spaces_of(dataset.site_org(site_id))}
         assert {r["page"]["space"] for r in rows if r["page"]} <= org_spaces
 
 
 def test_counts_are_consistent_and_every_day_has_data(dataset: Dataset) -> None:
+    """Every day of every published site has data, a broken URL among it."""
     today = datetime.now(timezone.utc).date()
-    for site in dataset.sites:
+    for site_id in dataset.published_site_ids():
         for day in (date(2019, 2, 28), ANCHOR - timedelta(days=400), ANCHOR, today):
-            atoms = dataset.site_events(site["id"], day)
-            assert atoms and all(0 <= a.hour <= 23 for a in atoms)
+            atoms = dataset.site_events(site_id, day)
+            assert atoms and all(0 <= a.hour <= 23 and a.second == 0 for a in atoms)
             assert all(1 <= a.visitors <= a.sessions <= a.events for a in atoms)
             assert {a.event_type for a in atoms} <= set(SITE_EVENT_TYPES)
-            groups = dataset.expected_site_insights(site["id"], day)
-            assert any(page is None for _, page, _ in groups)
-            assert dataset.groups_on(site["id"], day) == len(groups)
+            groups = dataset.expected_site_insights(site_id, day)
+            assert any(key[0:3] == ("page_view", None, None) and not key[4] for key in groups)
+            assert dataset.groups_on(site_id, day) == len(groups)
     days = [ANCHOR - timedelta(days=i) for i in range(3)]
     assert dataset.expected_site_insight_rows(iter(days)) == sum(
         len(dataset.expected_site_insights(s["id"], d)) for s in dataset.sites for d in days
@@ -396,8 +438,8 @@ def test_big_days_exceed_the_limit_overall_and_for_one_event_type(big: Dataset) 
     (site,) = big.sites
     wide = big.expected_site_insights(site["id"], WIDE_DAY)
     huge = big.expected_site_insights(site["id"], HUGE_DAY)
-    wide_types = Counter(event_type for event_type, _, _ in wide)
-    huge_types = Counter(event_type for event_type, _, _ in huge)
+    wide_types = Counter(key[0] for key in wide)
+    huge_types = Counter(key[0] for key in huge)
 
     assert len(wide) == 1500 and max(wide_types.values()) < 1000
     assert len(huge) == 3000 and huge_types["page_view"] > 1000
@@ -585,3 +627,431 @@ def test_from_objects_checks_site_ids() -> None:
     served = Dataset.from_objects(**base, sites_by_org={"org-globex": [site]})
     assert served.site_org("site_docs") == "org-globex" and served.sites_of("org-acme") == []
     assert served.expected_site_insights("site_docs", ANCHOR)  # the org's pages get events
+
+
+# --- sub-hour time and bot bursts ---------------------------------------------------------------
+
+BURST_DAY = date(2024, 6, 29)
+BURST_HOUR = 13
+PAGE_VIEWS = {"column": "eventType", "values": ["page_view"]}
+
+
+def stamp(day: date, hour: int, second: int = 0, millis: int = 0) -> str:
+    """A millisecond timestamp on ``day``; ``second`` counts from the start of ``hour``."""
+    minute, sec = divmod(second, 60)
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}:{sec:02d}.{millis:03d}Z"
+
+
+def window(day: date, first: tuple[int, int, int], last: tuple[int, int, int]) -> dict[str, str]:
+    """``range`` from ``first`` to ``last`` (each ``(hour, second in hour, millisecond)``)."""
+    return {"from": stamp(day, *first), "to": stamp(day, *last)}
+
+
+@pytest.fixture(scope="module")
+def burst() -> Dataset:
+    return Dataset.demo().with_bot_burst("site_docs", BURST_DAY)
+
+
+def test_a_bot_burst_adds_distinct_small_404s_in_one_hour(burst: Dataset) -> None:
+    demo = Dataset.demo()
+    expected = burst.expected_site_insights("site_docs", BURST_DAY)
+    before = demo.expected_site_insights("site_docs", BURST_DAY)
+    bots = {k: v for k, v in expected.items() if k not in before}
+    atoms = [a for a in burst.site_events("site_docs", BURST_DAY) if a.key in bots]
+
+    assert burst.bot_bursts == {("site_docs", BURST_DAY): (BURST_HOUR, 1100)}
+    assert demo.bot_bursts == {}  # with_bot_burst returns a new dataset
+    # The burst only adds: 1100 URLs, each a single atom in hour 13 at its own second.
+    assert {k: v for k, v in expected.items() if k in before} == before
+    assert len(bots) == len(atoms) == 1100
+    assert burst.groups_on("site_docs", BURST_DAY) == len(expected) == len(before) + 1100
+    assert all(k[0:3] == ("page_view", None, None) and k[4] is None for k in bots)
+    assert all(re.fullmatch(r"/docs/(wp-login-\d+\.php|\.env-\d+)", k[3]) for k in bots)
+    assert all(a.hour == BURST_HOUR and 0 <= a.second <= 3599 for a in atoms)
+    assert all(1 <= a.visitors <= a.sessions <= a.events <= 3 for a in atoms)
+    seconds = [a.second for a in atoms]
+    assert seconds == sorted(seconds) and len(set(seconds)) > 900  # spread over the hour
+    assert 450 < sum(s < 1800 for s in seconds) < 650
+    # Other sites and days are untouched; broken URLs include the burst.
+    assert burst.expected_site_insights("site_docs", ANCHOR) == demo.expected_site_insights(
+        "site_docs", ANCHOR
+    )
+    broken = burst.expected_broken_url_events(["site_docs"], [BURST_DAY])
+    assert {("site_docs", k[3]): v[0] for k, v in bots.items()}.items() <= broken.items()
+
+
+def test_a_burst_hour_is_cut_at_1000_but_sub_hour_windows_sum_back_exactly(
+    burst: Dataset, http: requests.Session
+) -> None:
+    day, hour = BURST_DAY, BURST_HOUR
+
+    def rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return rows_of(query(http, api, "site_docs", body, check_schema=False))
+
+    def page_views(first: tuple[int, int, int], last: tuple[int, int, int]) -> Any:
+        body = {"range": window(day, first, last), "groupBy": GROUP_BY, "select": COUNTS}
+        return rows({**body, "where": [PAGE_VIEWS]})
+
+    with FakeGitBookAPI(dataset=burst, token=TEST_TOKEN) as api:
+        in_hour = [PAGE_VIEWS, {"column": "hourOfDay", "values": [hour]}]
+        assert len(rows(day_query(day, where=in_hour))) == 1000  # cut, silently
+        halves = [page_views((hour, 1800 * h, 0), (hour, 1800 * h + 1799, 999)) for h in (0, 1)]
+        quarters = [page_views((hour, 900 * q, 0), (hour, 900 * q + 899, 999)) for q in range(4)]
+        # The rest of the day, around the burst hour, and the other event types.
+        before = page_views((0, 0, 0), (hour - 1, 3599, 999))
+        after = page_views((hour + 1, 0, 0), (23, 3599, 999))
+        others = [
+            rows(day_query(day, where=[{"column": "eventType", "values": [event_type]}]))
+            for event_type in SITE_EVENT_TYPES
+            if event_type != "page_view"
+        ]
+
+    expected = burst.expected_site_insights("site_docs", day)
+    assert all(len(part) < 1000 for part in [*halves, *quarters, before, after])
+    assert summed([*halves, before, after, *others]) == expected
+    assert summed([*quarters, before, after, *others]) == expected
+    assert summed(halves) == summed(quarters)
+
+
+def test_millisecond_windows_neither_lose_nor_double_count(
+    burst: Dataset, http: requests.Session
+) -> None:
+    """Windows that end exactly on an event's moment, and the millisecond after it."""
+    day, hour = BURST_DAY, BURST_HOUR
+    atoms = [a for a in burst.site_events("site_docs", day) if a.hour == hour]
+    moments = sorted({a.second for a in atoms})
+    shared = next(s for s in moments if sum(a.second == s for a in atoms) > 1)  # 2 URLs, 1 second
+    edges = sorted({*moments[5::97], shared})
+
+    def events_in(first: tuple[int, int, int], last: tuple[int, int, int]) -> int:
+        body = {"range": window(day, first, last)}
+        return int(rows_of(query(http, api, "site_docs", body))[0]["eventsCount"])
+
+    def events_at(second: int) -> int:
+        return sum(a.events for a in atoms if a.second == second)
+
+    with FakeGitBookAPI(dataset=burst, token=TEST_TOKEN) as api:
+        # Consecutive windows [previous edge + 1 ms, edge]: `to` is inclusive, `from` too.
+        parts, start = [], (0, 0, 0)
+        for second in edges:
+            parts.append(events_in(start, (hour, second, 0)))
+            start = (hour, second, 1)
+        parts.append(events_in(start, (23, 3599, 999)))
+        single = {second: events_in((hour, second, 0), (hour, second, 0)) for second in edges}
+        just_after = [events_in((hour, s, 1), (hour, s, 1)) for s in edges]
+        just_before = [events_in((hour, s - 1, 999), (hour, s - 1, 999)) for s in edges if s]
+        # datetime where-filters compare the exact moment too.
+        cut = stamp(day, hour, shared)
+        body = {"range": day_range(day)}
+        below = {"column": "datetime", "operator": "lessThan", "values": [cut]}
+        from_cut = {"column": "datetime", "operator": "greaterThanOrEqual", "values": [cut]}
+        at_cut = {"column": "datetime", "values": [cut]}
+        split = [
+            rows_of(query(http, api, "site_docs", {**body, "where": [where]}))[0]["eventsCount"]
+            for where in (below, from_cut, at_cut)
+        ]
+        hourly = rows_of(
+            query(
+                http,
+                api,
+                "site_docs",
+                {**body, "groupBy": [{"column": "datetime", "interval": "hour"}]},
+            )
+        )
+
+    total = sum(v[0] for v in burst.expected_site_insights("site_docs", day).values())
+    assert sum(parts) == total
+    assert single == {second: events_at(second) for second in edges}
+    assert single[shared] == events_at(shared) > max(a.events for a in atoms if a.second == shared)
+    assert just_after == [0] * len(edges)
+    assert just_before == [events_at(s - 1) for s in edges if s]
+    assert split[0] + split[1] == total and split[2] == events_at(shared)
+    # Grouping by hour still buckets by the hour: the burst lands in one 13:00 group.
+    by_hour = {row["datetime"]: row["eventsCount"] for row in hourly}
+    assert by_hour[stamp(day, hour)] == sum(a.events for a in atoms)
+    assert all(value.endswith(":00:00.000Z") for value in by_hour)
+
+
+def test_bot_bursts_on_generated_datasets_and_after_removals() -> None:
+    generated = Dataset.generate(
+        orgs=1,
+        spaces_per_org=2,
+        members_per_org=1,
+        pages_per_space=4,
+        traffic_points_per_space=1,
+        awkward_ids=False,
+        bot_bursts={("site_000_00", BURST_DAY): (2, 40)},
+    )
+    events = generated.site_events("site_000_00", BURST_DAY)
+    bots = [a for a in events if "wp-login" in a.url_path or ".env-" in a.url_path]
+    assert len(bots) == 40 and {a.hour for a in bots} == {2}
+    assert [(a.hour, a.second) for a in events] == sorted((a.hour, a.second) for a in events)
+    assert generated.groups_on("site_000_00", BURST_DAY) == len(
+        generated.expected_site_insights("site_000_00", BURST_DAY)
+    )
+    assert not any(
+        "wp-login" in k[3] for k in generated.expected_site_insights("site_000_01", BURST_DAY)
+    )
+
+    quiet = generated.without(site_days=[("site_000_00", BURST_DAY)])
+    assert quiet.site_events("site_000_00", BURST_DAY) == ()  # a quiet day has no bots either
+    assert generated.without(sites=["site_000_00"]).bot_bursts == {}
+    with pytest.raises(ValueError, match="unknown site"):
+        generated.with_bot_burst("nope", BURST_DAY)
+    with pytest.raises(ValueError, match="hour must be 0-23"):
+        generated.with_bot_burst("site_000_00", BURST_DAY, hour=24)
+    with pytest.raises(ValueError, match="unpublished"):
+        Dataset.demo().with_bot_burst("site_runbooks", BURST_DAY)
+
+
+# --- pages: space without a page, conditional 404s -----------------------------------------------
+
+GATED_DAY = date(2024, 6, 29)
+"""An even day (by ordinal): group 1 of every site with pages is a conditional 404."""
+
+
+def test_space_but_no_page_is_rendered_and_filtered_apart_from_404s(
+    fake_api: FakeGitBookAPI, http: requests.Session, dataset: Dataset
+) -> None:
+    expected = dataset.expected_site_insights("site_docs", ANCHOR)
+    spaced = {k: v for k, v in expected.items() if k[1] is not None and k[2] is None}
+    space_id = next(iter(spaced))[1]
+    assert space_id is not None
+    in_space = {k: v for k, v in spaced.items() if k[1] == space_id}
+    no_page = {k: v for k, v in expected.items() if k[1] is None}
+
+    def rows(*where: dict[str, Any]) -> list[dict[str, Any]]:
+        return rows_of(query(http, fake_api, "site_docs", day_query(ANCHOR, where=list(where))))
+
+    everything = rows()
+    only_space = rows({"column": "page", "values": [{"page": None, "space": space_id}]})
+    only_null = rows({"column": "page", "values": [None]})
+    not_null = rows({"column": "page", "operator": "notIn", "values": [None]})
+    other_space = rows({"column": "page", "values": [{"page": None, "space": "globex-docs"}]})
+
+    assert spaced and {k[0] for k in spaced} <= {"search_open", "ask_question"}
+    rendered = [r["page"] for r in everything if insight_key(r) in spaced]
+    assert rendered and all(p == {"page": None, "space": p["space"]} for p in rendered)
+    assert all(
+        r["page"] is None or r["page"]["page"] for r in everything if insight_key(r) not in spaced
+    )
+    assert as_insights(only_space) == in_space
+    # null matches no page at all (404s here), never a space without a page.
+    assert as_insights(only_null) == no_page and {r["eventType"] for r in only_null} == {
+        "page_view"
+    }
+    assert set(spaced) <= set(as_insights(not_null))
+    assert as_insights(only_null) | as_insights(not_null) == expected
+    assert other_space == []
+    # Not broken URLs either.
+    broken = dataset.expected_broken_url_events(["site_docs"], [ANCHOR])
+    assert not {("site_docs", k[3]) for k in spaced} & set(broken)
+
+
+def test_conditional_404s_group_and_filter_by_page_not_found_type(
+    fake_api: FakeGitBookAPI, http: requests.Session, dataset: Dataset
+) -> None:
+    expected = dataset.expected_site_insights("site_docs", GATED_DAY)
+    gated = {k: v for k, v in expected.items() if k[4] == "conditional"}
+    not_gated = {k: v for k, v in expected.items() if k[4] is None}
+    column = "eventPageNotFoundType"
+
+    def rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return rows_of(query(http, fake_api, "site_docs", {"range": day_range(GATED_DAY), **body}))
+
+    def grouped(operator: str, values: list[str | None]) -> list[dict[str, Any]]:
+        where = [{"column": column, "operator": operator, "values": values}]
+        return rows({"groupBy": GROUP_BY, "select": COUNTS, "where": where})
+
+    ascending = {"by": {"column": column}, "direction": "asc"}
+    by_type = rows({"groupBy": [{"column": column}], "order": ascending})
+    only_gated = grouped("in", ["conditional"])
+    only_null = grouped("in", [None])
+    not_gated_rows = grouped("notIn", ["conditional"])
+    both = grouped("in", [None, "conditional"])
+    with_page = [{"column": "page", "operator": "notIn", "values": [None]}]
+    pages = rows({"groupBy": [{"column": column}], "where": with_page})
+    compare = [{"column": column, "operator": "greaterThan", "values": ["conditional"]}]
+    compared = post(http, fake_api, "site_docs", {"range": day_range(GATED_DAY), "where": compare})
+
+    assert gated and all(k[0:3] == ("page_view", None, None) for k in gated)
+    assert by_type == [
+        {column: None, "eventsCount": sum(v[0] for v in not_gated.values())},
+        {column: "conditional", "eventsCount": sum(v[0] for v in gated.values())},
+    ]
+    assert as_insights(only_gated) == gated
+    assert as_insights(only_null) == as_insights(not_gated_rows) == not_gated
+    assert as_insights(both) == expected
+    assert pages == [{column: None, "eventsCount": pages[0]["eventsCount"]}]  # non-404s: null
+    assert "unsupported by the fake" in error_message(compared)
+    # A gated URL is the path of a page that exists (/docs/[~n/]<space slug>/<page path>).
+    slugs = {
+        re.sub(r"[^a-z0-9]+", "-", space.lower()).strip("-"): space
+        for space in dataset.spaces_by_site["site_docs"]
+    }
+    for key in gated:
+        slug, _, path = re.sub(r"^/docs/(~\d+/)?", "", key[3]).partition("/")
+        assert path in {p.get("path") for p in flatten_pages(dataset.pages_of(slugs[slug]))}
+    # ... so it is not a broken URL.
+    broken = dataset.expected_broken_url_events(["site_docs"], [GATED_DAY])
+    assert not {("site_docs", k[3]) for k in gated} & set(broken)
+    assert set(broken) == {
+        ("site_docs", k[3]) for k in not_gated if k[0:3] == ("page_view", None, None)
+    }
+
+
+@pytest.mark.parametrize("anchor", [ANCHOR, date(2025, 1, 1), datetime.now(timezone.utc).date()])
+def test_every_week_of_the_demo_has_conditional_404s_and_spaces_without_a_page(
+    anchor: date,
+) -> None:
+    """The demo and the gate load the 7 days ending at the anchor: all cases are in them."""
+    demo = Dataset.demo(anchor=anchor)
+    days = [anchor - timedelta(days=offset) for offset in range(7)]
+    keys = [
+        key
+        for site_id in demo.published_site_ids()
+        for day in days
+        for key in demo.expected_site_insights(site_id, day)
+    ]
+    gated = [k for k in keys if k[4] == "conditional"]
+    spaced = [k for k in keys if k[1] is not None and k[2] is None]
+
+    assert len(gated) >= 9 and len(spaced) >= 9
+    for site_id in demo.published_site_ids():
+        assert all(demo.expected_broken_url_events([site_id], [day]) for day in days)
+    by_type = {
+        (site_id, day): demo.expected_events_by_type(site_id, day)
+        for site_id in demo.published_site_ids()
+        for day in days
+    }
+    for (site_id, day), totals in by_type.items():
+        atoms = demo.site_events(site_id, day)
+        assert sum(totals.values()) == sum(a.events for a in atoms)
+        assert totals["page_view"] == sum(
+            v[0]
+            for k, v in demo.expected_site_insights(site_id, day).items()
+            if k[0] == "page_view"
+        )
+
+
+# --- unpublished sites ---------------------------------------------------------------------------
+
+
+def test_sites_filter_by_published_and_refuse_other_values(
+    fake_api: FakeGitBookAPI, http: requests.Session, dataset: Dataset
+) -> None:
+    def listed(org_id: str, **params: str) -> dict[str, Any]:
+        response = http.get(sites_url(fake_api, org_id), params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        validate_response(ORG_SITES, body)
+        return body
+
+    def ids(body: dict[str, Any]) -> list[str]:
+        return [s["id"] for s in body["items"]]
+
+    every = {org: ids(listed(org, limit="100")) for org in ("org-acme", "org-globex")}
+    live = {org: ids(listed(org, published="true", limit="100")) for org in every}
+    draft = {org: ids(listed(org, published="false", limit="100")) for org in every}
+    first = listed("org-globex", published="true", limit="1")
+    bad = [
+        http.get(sites_url(fake_api, "org-acme"), params={"published": value}, timeout=10)
+        for value in ("yes", "True", "1", "")
+    ]
+
+    assert dataset.unpublished_site_id == "site_runbooks"
+    assert every == {
+        "org-acme": ["site_docs", "site_changelog"],
+        "org-globex": ["site_globex", "site_runbooks"],
+    }
+    assert live == {"org-acme": ["site_docs", "site_changelog"], "org-globex": ["site_globex"]}
+    assert draft == {"org-acme": [], "org-globex": ["site_runbooks"]}
+    assert first["count"] == 1 and "next" not in first  # count and pages follow the filter
+    assert dataset.published_site_ids() == ["site_docs", "site_changelog", "site_globex"]
+    runbooks = dataset.site("site_runbooks")
+    assert runbooks["published"] is False and "published" not in runbooks["urls"]
+    assert all(dataset.site(s)["urls"]["published"] for s in dataset.published_site_ids())
+    assert all("published" in error_message(response) for response in bad)
+
+
+def test_an_unpublished_site_has_no_events_on_any_day(
+    fake_api: FakeGitBookAPI, http: requests.Session, dataset: Dataset
+) -> None:
+    site_id = "site_runbooks"
+    today = datetime.now(timezone.utc).date()
+    grouped = query(http, fake_api, site_id, day_query(ANCHOR))
+    week = query(http, fake_api, site_id, {"range": "last7Days", "select": COUNTS})
+    year = query(http, fake_api, site_id, {"range": "lastYear", "groupBy": [{"column": "page"}]})
+
+    assert grouped == {
+        "columns": [{"column": c["column"], "values": []} for c in [*GROUP_BY, *COUNTS]]
+    }
+    assert rows_of(week) == [dict.fromkeys([c["column"] for c in COUNTS], 0)]
+    assert rows_of(year) == []
+    for day in (date(2019, 2, 28), ANCHOR, today):
+        assert dataset.site_events(site_id, day) == ()
+        assert dataset.expected_site_insights(site_id, day) == {}
+        assert dataset.expected_events_by_type(site_id, day) == {}
+        assert dataset.groups_on(site_id, day) == 0
+    assert dataset.expected_broken_url_events([site_id], [ANCHOR, today]) == {}
+    # The demo names it while it exists.
+    assert dataset.without(sites=["site_globex"]).unpublished_site_id == site_id
+    assert dataset.without(sites=[site_id]).unpublished_site_id is None
+
+
+# --- faults on some bodies only ------------------------------------------------------------------
+
+
+def test_a_fault_can_match_the_request_body(
+    fake_api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    failing = BURST_DAY.isoformat()
+    fake_api.add_fault(
+        Fault(
+            route=SITE_INSIGHTS_AGGREGATE,
+            status=500,
+            times=None,
+            match_body=lambda b: b["range"]["from"].startswith(failing),
+        )
+    )
+    # Only matching requests use up `times`.
+    fake_api.add_fault(
+        Fault(route="*", status=503, times=1, match_body=lambda b: b.get("limit") == 7)
+    )
+    target = aggregate_url(fake_api, "org-acme", "site_docs")
+
+    def status(body: Any) -> int:
+        return post(http, fake_api, "site_docs", body).status_code
+
+    bad_day = [status(day_query(BURST_DAY)) for _ in range(3)]
+    bad_day_window = status({"range": window(BURST_DAY, (13, 0, 0), (13, 1799, 999))})
+    other_day = status(day_query(ANCHOR))
+    preset = status({"range": "last7Days"})  # the predicate raises on it: no match
+    not_json = http.post(target, data=b"{range", timeout=10).status_code
+    listing = http.get(sites_url(fake_api, "org-acme"), timeout=10).status_code  # no body
+    limited = [status({"range": "last7Days", "limit": 7}) for _ in range(2)]
+
+    assert bad_day == [500, 500, 500] and bad_day_window == 500
+    assert other_day == 200 and preset == 200 and listing == 200
+    assert not_json == 400  # served normally: the body is not JSON, so no predicate matched
+    assert limited == [503, 200]
+    recorded = fake_api.requests_to(SITE_INSIGHTS_AGGREGATE)
+    assert [r.status for r in recorded][:4] == [500, 500, 500, 500]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Fault().match_body = None  # type: ignore[misc]
+
+
+def test_the_command_line_takes_bot_bursts() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["--bot-burst", "site_docs:2024-06-29", "--bot-burst", "site +x/000:2024-06-30:2:50"]
+    )
+    assert args.bot_burst == [
+        ("site_docs", BURST_DAY, 13, 1100),
+        ("site +x/000", ANCHOR, 2, 50),
+    ]
+    for bad in ("site_docs", "site_docs:2024-13-01", "site_docs:2024-06-29:24"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--bot-burst", bad])
+    with pytest.raises(SystemExit):
+        fake_api_main(["--bot-burst", "nope:2024-06-29", "--port", "0"])  # unknown site

@@ -93,7 +93,7 @@ def test_site_insights_mirror_deleted_sites_and_days_that_emptied(
     gitbook, warehouse = runner.gitbook(), runner.warehouse.resource()
     assert run_full_sync(gitbook, warehouse, instance=runner.instance).success
     assert run_site_insights(gitbook, warehouse, DAYS, instance=runner.instance).success
-    sites = {s["id"] for s in fake_api.dataset.sites}
+    sites = set(fake_api.dataset.published_site_ids())
     loaded = runner.warehouse.query("select distinct site_id from gitbook.site_insights_daily")
     assert {row[0] for row in loaded} == sites
 

@@ -264,7 +264,7 @@ def test_broken_urls_query_lists_the_404s_per_site(loaded: Loaded, queries: list
     for site in dataset.sites:
         for day in loaded.days:
             for atom in dataset.site_events(site["id"], day):
-                if atom.event_type == "page_view" and atom.page is None:
+                if atom.is_broken_url:
                     views[(site["title"], atom.url_path)] += atom.events
     expected = sorted(
         ((site, path, count) for (site, path), count in views.items()),

@@ -1,6 +1,7 @@
 """`site_insights_daily` end to end: the bundled API (which validates every request body against
 GitBook's 0.202.0 schema), Dagster's partitioned materialization, a real DuckDB file."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -39,8 +40,8 @@ from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 6, 30)
 ROWS_SQL = (
-    "select site_id, event_type, page_space_id, page_id, url_path, events_count, "
-    "sessions_count, visitors_count from gitbook.site_insights_daily where day = ?"
+    "select site_id, event_type, page_space_id, page_id, url_path, page_not_found_type, "
+    "events_count, sessions_count, visitors_count from gitbook.site_insights_daily where day = ?"
 )
 
 
@@ -83,12 +84,7 @@ def load(
 
 def loaded_day(runner: Runner, day: date) -> dict[tuple, tuple]:
     """The day's rows keyed like `Dataset.expected_site_insights`, per site."""
-    return {
-        (site, event_type, page_id, url_path): (events, sessions, visitors)
-        for site, event_type, _, page_id, url_path, events, sessions, visitors in (
-            runner.warehouse.query(ROWS_SQL, [day])
-        )
-    }
+    return {tuple(row[:6]): tuple(row[6:]) for row in runner.warehouse.query(ROWS_SQL, [day])}
 
 
 def expected_day(dataset: Dataset, day: date) -> dict[tuple, tuple]:
@@ -119,15 +115,20 @@ def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> 
     assert runner.warehouse.query("select distinct day from gitbook.site_insights_daily") == [
         (DAY,)
     ]
-    # 404s keep their URL, with no page.
+    # 404s keep their URL, with no page; events in a space on no page are not 404s.
     broken = runner.warehouse.query(
-        "select count(*) from gitbook.site_insights_daily where page_id is null "
-        "and url_path is not null and event_type = 'page_view'"
+        "select count(*) from gitbook.site_insights_daily where is_not_found "
+        "and page_id is null and page_space_id is null and url_path is not null "
+        "and event_type = 'page_view'"
     )[0][0]
-    assert broken >= len(dataset.sites)
+    assert broken >= len(dataset.published_site_ids())
+    assert runner.warehouse.query(
+        "select count(*) from gitbook.site_insights_daily where is_not_found "
+        "and (page_space_id is not null or event_type <> 'page_view')"
+    ) == [(0,)]
     # Every query asked for exactly the partition's UTC day, and GitBook's schema accepted it.
     served = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
-    assert len(served) == len(dataset.sites)
+    assert len(served) == len(dataset.published_site_ids())
     assert all(r.status == 200 for r in served)
     assert {json.dumps(b["range"], sort_keys=True) for b in aggregate_bodies(runner.api)} == {
         json.dumps({"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"})
@@ -147,7 +148,7 @@ def test_a_backfill_range_is_one_run_with_exact_rows(runner: Runner, dataset: Da
     assert total == dataset.expected_site_insight_rows(days)
     for day in days:
         assert loaded_day(runner, day) == expected_day(dataset, day)
-    assert len(aggregate_bodies(runner.api)) == len(days) * len(dataset.sites)
+    assert len(aggregate_bodies(runner.api)) == len(days) * len(dataset.published_site_ids())
     assert len(runner.instance.get_runs()) == 1
 
 
@@ -222,7 +223,7 @@ def big_runner(big_day_dataset: Dataset, runner: Runner) -> Iterator[Runner]:
 
 
 @pytest.mark.parametrize(
-    ("offset", "split"), [(1, "event_type"), (0, "event_type_and_hour")], ids=["1500", "3000"]
+    ("offset", "split"), [(1, "event_type"), (0, "event_type_and_time")], ids=["1500", "3000"]
 )
 def test_a_day_over_the_query_limit_loads_completely(
     big_runner: Runner, big_day_dataset: Dataset, offset: int, split: str
@@ -391,3 +392,61 @@ def test_the_token_stays_out_of_logs_events_errors_and_dlt_files(
         assert "HTTP 500" in haystacks["exception"]
     assert [where for where, text in haystacks.items() if TEST_TOKEN in text] == []
     assert "127.0.0.1" in caplog.text, "request-level (urllib3) logging was captured"
+
+
+def posted_sites(runner: Runner) -> set[str]:
+    return {
+        r.path.split("/sites/", 1)[1].rsplit("/insights/", 1)[0]
+        for r in runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
+    }
+
+
+def with_published(dataset: Dataset, site_id: str, published: bool) -> Dataset:
+    """The same account with one site unpublished (or published again)."""
+    sites = {
+        org: [{**site, "published": published} if site["id"] == site_id else site for site in rows]
+        for org, rows in dataset.sites_by_org.items()
+    }
+    return dataclasses.replace(dataset, sites_by_org=sites)
+
+
+def test_unpublished_sites_cost_no_request_and_keep_their_rows(
+    runner: Runner, dataset: Dataset
+) -> None:
+    unpublished = dataset.unpublished_site_id
+    assert unpublished is not None and unpublished not in dataset.published_site_ids()
+    site = "site_changelog"
+    other = DAY - timedelta(days=1)
+    assert load(runner, other, DAY).success
+    assert posted_sites(runner) == set(dataset.published_site_ids())
+    before = runner.warehouse.query(
+        "select * exclude (_dlt_load_id, _dlt_id) from gitbook.site_insights_daily "
+        "where site_id = ? order by all",
+        [site],
+    )
+    assert before
+
+    # Unpublished: not asked, and its rows stay; the other sites' days are still replaced.
+    runner.api.dataset = with_published(dataset, site, False).without(
+        site_days=[("site_docs", DAY)]
+    )
+    runner.api.clear_requests()
+    assert load(runner, DAY).success
+    assert posted_sites(runner) == set(dataset.published_site_ids()) - {site}
+    assert (
+        runner.warehouse.query(
+            "select * exclude (_dlt_load_id, _dlt_id) from gitbook.site_insights_daily "
+            "where site_id = ? order by all",
+            [site],
+        )
+        == before
+    )
+    assert not runner.warehouse.query(
+        "select 1 from gitbook.site_insights_daily where site_id = 'site_docs' and day = ?", [DAY]
+    )
+
+    # Published again: asked again, and the day is replaced with what GitBook says now.
+    runner.api.dataset = with_published(runner.api.dataset, site, True)
+    assert load(runner, DAY).success
+    assert site in posted_sites(runner)
+    assert loaded_day(runner, DAY) == expected_day(runner.api.dataset, DAY)

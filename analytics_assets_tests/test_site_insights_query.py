@@ -6,7 +6,7 @@ validating every body, is in test_site_insights.py.
 """
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 from analytics_assets.gitbook.site_insights_query import (
     QUERY_LIMIT,
     SPLIT_EVENT_TYPE,
-    SPLIT_EVENT_TYPE_AND_HOUR,
+    SPLIT_EVENT_TYPE_AND_TIME,
     SPLIT_NONE,
     TooManyGroupsError,
     aggregate_body,
@@ -75,6 +75,8 @@ def test_a_404_row_keeps_its_url_and_has_no_page() -> None:
         "page_id": None,
         "page_space_id": None,
         "url_path": "/docs/missing",
+        "is_not_found": True,
+        "page_not_found_type": None,
         "query_split": SPLIT_NONE,
         "events_count": 3,
         "sessions_count": 2,
@@ -92,8 +94,18 @@ def test_the_body_asks_for_exactly_the_utc_day_at_the_limit() -> None:
     assert "where" not in body
 
 
+HOUR_MS = 3_600_000
+
+
+def _ms(stamp: str) -> int:
+    """Milliseconds since DAY's midnight of a body's `range` timestamp."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return round((moment - datetime(2024, 6, 30, tzinfo=timezone.utc)).total_seconds() * 1000)
+
+
 class Aggregator:
-    """Events (event type, hour, URL path, count) aggregated the way the queries ask."""
+    """Events (event type, millisecond of the day, URL path, count), aggregated the way the
+    queries ask: `range` (both ends included), `eventType` filters, the groupBy columns."""
 
     def __init__(self, events: list[tuple[str, int, str, int]]) -> None:
         self.events = events
@@ -102,18 +114,21 @@ class Aggregator:
     def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
         self.bodies.append(body)
         wanted = {w["column"]: set(w["values"]) for w in body.get("where", [])}
+        assert set(wanted) <= {"eventType"}, wanted
+        start, end = _ms(body["range"]["from"]), _ms(body["range"]["to"])
         group_by = [g["column"] for g in body["groupBy"]]
         totals: Counter[tuple[Any, ...]] = Counter()
-        for event_type, hour, path, count in self.events:
+        for event_type, moment, path, count in self.events:
             if event_type not in wanted.get("eventType", {event_type}):
                 continue
-            if hour not in wanted.get("hourOfDay", {hour}):
+            if not start <= moment <= end:
                 continue
             fields = {
                 "datetime": "2024-06-30T00:00:00.000Z",
                 "eventType": event_type,
                 "page": None,
                 "urlPath": path,
+                "eventPageNotFoundType": None,
             }
             totals[tuple(fields[c] for c in group_by)] += count
         groups = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[: body["limit"]]
@@ -127,7 +142,7 @@ class Aggregator:
 
 
 def paths(event_type: str, n: int, hours: int = 1) -> list[tuple[str, int, str, int]]:
-    return [(event_type, i % hours, f"/{event_type}/{i}", 1) for i in range(n)]
+    return [(event_type, (i % hours) * HOUR_MS, f"/{event_type}/{i}", 1) for i in range(n)]
 
 
 def test_a_small_day_is_one_query() -> None:
@@ -154,21 +169,86 @@ def test_a_full_day_is_split_by_event_type_exactly() -> None:
     ]
 
 
-def test_an_event_type_over_the_limit_is_split_by_hour_and_summed() -> None:
-    # Each path is seen in two hours, so the hourly parts must be added back together.
-    events = [("page_view", h, f"/p/{i}", 1) for i in range(1200) for h in (i % 24, (i + 1) % 24)]
+def test_a_bot_burst_in_one_hour_is_split_into_windows_and_summed_exactly() -> None:
+    # 1,100 distinct 404 URLs within hour 13, one per ~3 s, each requested twice (once at
+    # second s, once 30 minutes later): no hour filter could hold them in 1,000 groups.
+    burst = [
+        ("page_view", 13 * HOUR_MS + offset, f"/docs/wp-{i}.php", 1)
+        for i in range(1100)
+        for offset in (i * 1636, i * 1636 + 1_800_000)
+        if offset < HOUR_MS
+    ]
+    quiet = paths("page_view", 300, hours=24) + paths("search_open", 40, hours=24)
+    post = Aggregator(burst + quiet)
+
+    rows = fetch_day(post, DAY, site_id="s")
+
+    expected: Counter[tuple[str, str]] = Counter()
+    for event_type, _, path, count in burst + quiet:
+        expected[(event_type, path)] += count
+    assert {(r["event_type"], r["url_path"]): r["events_count"] for r in rows} == expected
+    assert len(rows) == len(expected)  # nothing counted twice
+    # A URL seen in two windows has summed sessions (upper bounds) and says so; one seen in a
+    # single window is exact.
+    by_split = Counter(r["query_split"] for r in rows)
+    assert by_split[SPLIT_EVENT_TYPE_AND_TIME] > 0 and by_split[SPLIT_EVENT_TYPE] > 0
+    for row in rows:
+        if row["query_split"] == SPLIT_EVENT_TYPE_AND_TIME:
+            assert row["events_count"] == 2
+    # Every window query was either complete or split further; none ran past the day.
+    windows = [b["range"] for b in post.bodies if b.get("where")]
+    assert all(_ms(w["from"]) >= 0 and _ms(w["to"]) < 24 * HOUR_MS for w in windows)
+    assert len(post.bodies) < 2 + 2 + 2 * 24  # far fewer than an hourly split of the day
+
+
+def test_windows_meet_without_a_gap_or_an_overlap() -> None:
+    # Events on both sides of every millisecond boundary of the first halvings.
+    edges = [HOUR_MS * 12 - 1, HOUR_MS * 12, HOUR_MS * 6 - 1, HOUR_MS * 6, 0, 24 * HOUR_MS - 1]
+    events = [("page_view", edge, f"/edge/{edge}/{i}", 1) for edge in edges for i in range(200)]
     post = Aggregator(events)
 
     rows = fetch_day(post, DAY, site_id="s")
 
-    assert len(rows) == 1200
-    assert {r["events_count"] for r in rows} == {2}
-    assert {r["query_split"] for r in rows} == {SPLIT_EVENT_TYPE_AND_HOUR}
-    assert len(post.bodies) == 2 + 1 + 24
+    assert sum(r["events_count"] for r in rows) == len(events)
+    assert len(rows) == len(events)
 
 
-def test_an_hour_over_the_limit_fails_rather_than_losing_rows() -> None:
-    post = Aggregator(paths("page_view", 1000 * 24 + 24, hours=24))
+def test_a_millisecond_over_the_limit_fails_rather_than_losing_rows() -> None:
+    moment = 13 * HOUR_MS + 7
+    post = Aggregator([("page_view", moment, f"/p/{i}", 1) for i in range(QUERY_LIMIT)])
 
-    with pytest.raises(TooManyGroupsError, match=r"'page_view' groups in hour 00 of 2024-06-30"):
+    with pytest.raises(
+        TooManyGroupsError, match=r"within one millisecond \(13:00:00.007 of 2024-06-30 UTC\)"
+    ):
         fetch_day(post, DAY, site_id="s")
+    # Halving a day down to one millisecond takes 27 levels: the finest split is reachable.
+    assert len(post.bodies) < 2 + 2 * 28
+
+
+def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
+    def group(page: Any, event_type: str = "page_view", reason: Any = None) -> dict[str, Any]:
+        return {
+            "eventType": event_type,
+            "page": page,
+            "urlPath": "/docs/x",
+            "eventPageNotFoundType": reason,
+            "eventsCount": 1,
+            "sessionsCount": 1,
+            "visitorsCount": 1,
+        }
+
+    def row(g: dict[str, Any]) -> dict[str, Any]:
+        return to_row(g, site_id="s", day=DAY, split=SPLIT_NONE)
+
+    real = row(group(None))
+    conditional = row(group(None, reason="conditional"))
+    spaceless = row(group({"page": None, "space": "space-1"}))
+    search = row(group(None, event_type="search_open"))
+
+    assert (real["is_not_found"], real["page_not_found_type"]) == (True, None)
+    assert (conditional["is_not_found"], conditional["page_not_found_type"]) == (
+        True,
+        "conditional",
+    )
+    assert (spaceless["is_not_found"], spaceless["page_space_id"]) == (False, "space-1")
+    assert search["is_not_found"] is False

@@ -282,12 +282,23 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
     path="/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate",
     data_selector="columns",
     # The (site, day, event type, page) plus the URL path: every 404 has a null page and
-    # differs only by URL, and page ids repeat across a site's spaces.
-    primary_key=("site_id", "day", "event_type", "page_space_id", "page_id", "url_path"),
+    # differs only by URL, and page ids repeat across a site's spaces. A URL can 404 for some
+    # visitors because adaptive content hid its page ("conditional") and for others not.
+    primary_key=(
+        "site_id",
+        "day",
+        "event_type",
+        "page_space_id",
+        "page_id",
+        "url_path",
+        "page_not_found_type",
+    ),
     description=(
         "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
-        "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). A null "
-        "page_id is a URL that matched no page: a 404, with its url_path. Daily partitions."
+        "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). is_not_found "
+        "marks a page view that resolved to no page (a 404, with its url_path); "
+        "page_not_found_type 'conditional' marks a 404 that adaptive content explains, which "
+        "broken-link reports leave out. Daily partitions."
     ),
     columns={
         "site_id": _col("text", nullable=False),
@@ -297,6 +308,8 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "page_space_id": _col("text"),
         "page_id": _col("text"),
         "url_path": _col("text"),
+        "is_not_found": _col("bool"),
+        "page_not_found_type": _col("text"),
         "events_count": _col("bigint"),
         "sessions_count": _col("bigint"),
         "visitors_count": _col("bigint"),

@@ -4,15 +4,20 @@ the splitting that keeps a day with more groups than GitBook's `limit` complete.
 GitBook answers `POST .../insights/events/aggregate` with at most 1,000 groups and truncates
 silently. A day is fetched in one query when it has fewer; otherwise per event type (each group
 has one event type, so the parts are disjoint and exact); and an event type that still fills the
-limit is fetched per hour of the day and summed. Events sum exactly over hours; sessions and
-visitors are distinct counts, so their hourly sums are upper bounds, and such rows say so in
-`query_split`. Nothing here does HTTP: `post` is given.
+limit is fetched over halves of its time window, halved again wherever a half still fills it,
+down to a single millisecond (`range` takes millisecond timestamps and `to` is inclusive). A
+bot that requests 1,100 missing URLs in one hour costs a few extra queries, not a failed day.
+
+Events sum exactly over disjoint windows. Sessions and visitors are distinct counts, so a group
+seen in more than one window has upper bounds for them, and its row says so in `query_split`.
+Nothing here does HTTP: `post` is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from analytics_assets.gitbook.errors import GitBookError
@@ -20,6 +25,7 @@ from analytics_assets.gitbook.errors import GitBookError
 QUERY_LIMIT = 1000
 """GitBook's maximum `limit` for an aggregation query."""
 
+PAGE_VIEW = "page_view"
 COUNTS = {
     "eventsCount": "events_count",
     "sessionsCount": "sessions_count",
@@ -31,12 +37,17 @@ GROUP_BY = [
     {"column": "eventType"},
     {"column": "page"},
     {"column": "urlPath"},
+    # Why a URL was a 404: "conditional" (adaptive content hid a page that exists) or null.
+    {"column": "eventPageNotFoundType"},
 ]
-HOURS = range(24)
+DAY_MS = 24 * 60 * 60 * 1000
+FINEST_WINDOW_MS = 1
+"""The narrowest window a split can query: one millisecond of one event type."""
 
 SPLIT_NONE = "none"
 SPLIT_EVENT_TYPE = "event_type"
-SPLIT_EVENT_TYPE_AND_HOUR = "event_type_and_hour"
+SPLIT_EVENT_TYPE_AND_TIME = "event_type_and_time"
+"""The row's counts are sums over several time windows: sessions and visitors are upper bounds."""
 
 Body = dict[str, Any]
 Post = Callable[[Body], Mapping[str, Any]]
@@ -44,22 +55,56 @@ Post = Callable[[Body], Mapping[str, Any]]
 
 
 class TooManyGroupsError(GitBookError):
-    """One hour of one event type still fills the limit: the day cannot be fetched completely."""
+    """One millisecond of one event type still fills the limit: the day cannot be complete."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Milliseconds `start` through `end` (both included) of one UTC day."""
+
+    day: date
+    start: int = 0
+    end: int = DAY_MS - 1
+
+    def stamp(self, offset: int) -> str:
+        moment = datetime(self.day.year, self.day.month, self.day.day) + timedelta(
+            milliseconds=offset
+        )
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{offset % 1000:03d}Z"
+
+    def as_range(self) -> dict[str, str]:
+        return {"from": self.stamp(self.start), "to": self.stamp(self.end)}
+
+    def halves(self) -> tuple[Window, Window]:
+        middle = (self.start + self.end) // 2
+        return Window(self.day, self.start, middle), Window(self.day, middle + 1, self.end)
+
+    @property
+    def width(self) -> int:
+        return self.end - self.start + 1
+
+    def describe(self) -> str:
+        start, end = self.stamp(self.start)[11:-1], self.stamp(self.end)[11:-1]
+        return f"{start} of {self.day}" if start == end else f"{start} to {end} of {self.day}"
 
 
 def day_range(day: date) -> dict[str, str]:
     """Exactly the UTC day: from its first to its last millisecond."""
-    return {"from": f"{day.isoformat()}T00:00:00.000Z", "to": f"{day.isoformat()}T23:59:59.999Z"}
+    return Window(day).as_range()
 
 
 def aggregate_body(
-    day: date, *, where: Sequence[Mapping[str, Any]] = (), group_by: Sequence[Body] = GROUP_BY
+    day: date,
+    *,
+    where: Sequence[Mapping[str, Any]] = (),
+    group_by: Sequence[Body] = GROUP_BY,
+    window: Window | None = None,
 ) -> Body:
-    """A `SiteInsightsQueryEventsAggregation` for one day."""
+    """A `SiteInsightsQueryEventsAggregation` for one day, or one window of it."""
     body: Body = {
         "select": list(SELECT),
         "groupBy": list(group_by),
-        "range": day_range(day),
+        "range": (window or Window(day)).as_range(),
         "limit": QUERY_LIMIT,
     }
     if where:
@@ -97,8 +142,14 @@ def _count(value: Any, column: str) -> int:
 
 
 def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> dict[str, Any]:
-    """One warehouse row. `page` is null for a URL that matched no page (a 404): kept, with its
-    `url_path`, because broken URLs are what people look for."""
+    """One warehouse row.
+
+    GitBook's `page` is null for an event that resolved to no page, which for a page view is a
+    404 (`is_not_found`): kept, with its `url_path`, because broken URLs are what people look
+    for. A page value with a space and a null page is an event in a space but on no particular
+    page, not a 404. `page_not_found_type` is GitBook's reason for a 404: "conditional" when
+    adaptive content hid a page that exists, which GitBook says to leave out of broken links.
+    """
     page = group.get("page")
     row: dict[str, Any] = {
         "site_id": site_id,
@@ -107,6 +158,8 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
         "page_id": page.get("page") if isinstance(page, Mapping) else None,
         "page_space_id": page.get("space") if isinstance(page, Mapping) else None,
         "url_path": group.get("urlPath"),
+        "is_not_found": page is None and group["eventType"] == PAGE_VIEW,
+        "page_not_found_type": group.get("eventPageNotFoundType"),
         "query_split": split,
     }
     for column, name in COUNTS.items():
@@ -124,27 +177,59 @@ def _bucket_day(group: Mapping[str, Any]) -> date | None:
 def _key(group: Mapping[str, Any]) -> tuple[Any, ...]:
     page = group.get("page")
     page_key = (page.get("space"), page.get("page")) if isinstance(page, Mapping) else None
-    return (group.get("eventType"), page_key, group.get("urlPath"))
+    return (
+        group.get("eventType"),
+        page_key,
+        group.get("urlPath"),
+        group.get("eventPageNotFoundType"),
+    )
 
 
-def _sum_groups(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Hourly parts of the same (event type, page, URL path) added up."""
-    summed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for group in groups:
-        key = _key(group)
-        if key not in summed:
-            summed[key] = dict(group)
-            continue
-        for column in COUNTS:
-            summed[key][column] += group[column]
-    return list(summed.values())
+def _sum_windows(parts: Iterable[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], int]]:
+    """The same group's counts from disjoint windows added up, with how many windows had it."""
+    summed: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
+    for groups in parts:
+        for group in groups:
+            key = _key(group)
+            if key not in summed:
+                summed[key] = (dict(group), [1])
+                continue
+            total, seen = summed[key]
+            seen[0] += 1
+            for column in COUNTS:
+                total[column] += group[column]
+    return [(group, seen[0]) for group, seen in summed.values()]
+
+
+def _windows_of(post: Post, day: date, event_type: str, site_id: str) -> list[list[dict[str, Any]]]:
+    """Every group of one event type, as the complete results of disjoint time windows.
+
+    A window whose answer fills the limit may be cut off, so it is halved and asked again.
+    """
+    by_type = equals("eventType", event_type)
+    complete: list[list[dict[str, Any]]] = []
+    pending = [Window(day)]
+    while pending:
+        window = pending.pop()
+        groups = pivot(post(aggregate_body(day, where=[by_type], window=window)))
+        if len(groups) < QUERY_LIMIT:
+            complete.append(groups)
+        elif window.width > FINEST_WINDOW_MS:
+            pending.extend(reversed(window.halves()))
+        else:
+            raise TooManyGroupsError(
+                f"Site '{site_id}' has {QUERY_LIMIT} or more '{event_type}' groups within one "
+                f"millisecond ({window.describe()} UTC), GitBook's query limit, so that day "
+                "cannot be loaded completely. Nothing was loaded for it; please report this case."
+            )
+    return complete
 
 
 def fetch_day(post: Post, day: date, *, site_id: str) -> list[dict[str, Any]]:
     """Every group of `day` for one site as warehouse rows, splitting until nothing is cut off."""
     groups = pivot(post(aggregate_body(day)))
     if len(groups) < QUERY_LIMIT:
-        return _rows(groups, site_id, day, SPLIT_NONE)
+        return _rows(((group, 1) for group in groups), site_id, day, exact=SPLIT_NONE)
 
     types = [
         group["eventType"]
@@ -152,32 +237,20 @@ def fetch_day(post: Post, day: date, *, site_id: str) -> list[dict[str, Any]]:
     ]
     rows: list[dict[str, Any]] = []
     for event_type in types:
-        by_type = equals("eventType", event_type)
-        groups = pivot(post(aggregate_body(day, where=[by_type])))
-        if len(groups) < QUERY_LIMIT:
-            rows += _rows(groups, site_id, day, SPLIT_EVENT_TYPE)
-            continue
-        hourly: list[dict[str, Any]] = []
-        for hour in HOURS:
-            part = pivot(post(aggregate_body(day, where=[by_type, equals("hourOfDay", hour)])))
-            if len(part) >= QUERY_LIMIT:
-                raise TooManyGroupsError(
-                    f"Site '{site_id}' has {QUERY_LIMIT} or more '{event_type}' groups in hour "
-                    f"{hour:02d} of {day} (UTC), GitBook's query limit, so that day cannot be "
-                    "loaded completely. Nothing was loaded for it; please report this case."
-                )
-            hourly += part
-        rows += _rows(_sum_groups(hourly), site_id, day, SPLIT_EVENT_TYPE_AND_HOUR)
+        parts = _windows_of(post, day, event_type, site_id)
+        rows += _rows(_sum_windows(parts), site_id, day, exact=SPLIT_EVENT_TYPE)
     return rows
 
 
 def _rows(
-    groups: Iterable[Mapping[str, Any]], site_id: str, day: date, split: str
+    groups: Iterable[tuple[Mapping[str, Any], int]], site_id: str, day: date, *, exact: str
 ) -> list[dict[str, Any]]:
+    """Rows of groups with how many windows each came from: one window is exact (`exact`)."""
     rows = []
-    for group in groups:
+    for group, windows in groups:
         bucket = _bucket_day(group)
         if bucket is not None and bucket != day:
             raise ValueError(f"asked for {day} but GitBook returned a group for {bucket}")
+        split = exact if windows == 1 else SPLIT_EVENT_TYPE_AND_TIME
         rows.append(to_row(group, site_id=site_id, day=day, split=split))
     return rows

@@ -3,8 +3,12 @@
 Its own source (and, in Dagster, its own pipeline) because its days come from a partition: the
 unpartitioned tables never wait for, or get partitioned with, it. Organizations and sites are
 discovered with the same `rest_api` entries as the main source, unloaded here; each (site, day)
-is then one task for a parallelized transformer that posts the day's aggregation queries. The
-loaded resource replaces the run's days whole (see `replaced_scope`).
+of a published site is then one task for a parallelized transformer that posts the day's
+aggregation queries. The loaded resource replaces the run's days whole (see `replaced_scope`).
+
+A day that fails (GitBook errors for it after the retries, or answers it malformed) is recorded
+in `FailedDays` and left out of the load, rows and delete alike; the other days still load.
+Failures no day escapes (token, permissions, rate-limit budget) still stop the run.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from datetime import date
 from typing import Any
 
 import dlt
+from dlt.extract.hints import make_hints
 from dlt.extract.resource import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.rest_api import rest_api_resources
+from requests import RequestException
 
 from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookError
+from analytics_assets.gitbook.failed_days import RUN_LEVEL_ERRORS, FailedDays
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.path_segment import PathSegment
 from analytics_assets.gitbook.settings import (
@@ -63,15 +70,19 @@ def site_insights_source(
     max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
     allow_insecure_http: bool = False,
     warn: Callable[[str], None] = logger.warning,
+    info: Callable[[str], None] = logger.info,
     on_page: Callable[[str], None] | None = None,
     access: Access | None = None,
+    failed_days: FailedDays | None = None,
 ) -> list[DltResource]:
-    """`site_insights_daily` rows of every site the token sees, for each day in `days`.
+    """`site_insights_daily` rows of every published site the token sees, for each day in `days`.
 
     Settings are shared with the main source (`[sources.gitbook]` in dlt's config). A site whose
     insights the token may not read (403) is skipped through `access`, like the main source's.
+    Days that could not be loaded are recorded in `failed_days`, for the caller to report.
     """
     access = access or Access(warn=warn)
+    failed = failed_days if failed_days is not None else FailedDays()
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
     session = build_session(
         max_retries=max_retries,
@@ -110,11 +121,16 @@ def site_insights_source(
 
     # Discovered before extraction: the load's delete scope names the sites that exist now.
     listed = list(sites)
+    # An unpublished site has no visitors: it costs no request, and keeps the rows it has.
+    unpublished = sorted(str(site["id"]) for site in listed if site.get("published") is False)
+    if unpublished:
+        info(f"Skipping {len(unpublished)} unpublished site(s): {', '.join(unpublished)}")
     tasks = dlt.resource(
         # One task per (site, day), so the days of one site are fetched concurrently too.
         [
             {"organization_id": site["organization_id"], "site_id": site["id"], "day": day}
             for site in listed
+            if str(site["id"]) not in unpublished
             for day in days
         ],
         name=SITE_DAYS_RESOURCE,
@@ -123,6 +139,9 @@ def site_insights_source(
 
     @dlt.transformer(name=SITE_DAY_ROWS_RESOURCE, parallelized=True, selected=False)
     def site_day_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
+        day: date = task["day"]
+        if day in failed:  # another site already lost this day: it will not load anyway
+            return []
         path = SITE_INSIGHTS_DAILY.path.format(
             organization_id=PathSegment(task["organization_id"]),
             site_id=PathSegment(task["site_id"]),
@@ -132,18 +151,39 @@ def site_insights_source(
             return client.post(path, json=body, hooks={"response": [guard]}).json()
 
         try:
-            rows = fetch_day(post, task["day"], site_id=str(task["site_id"]))
+            rows = fetch_day(post, day, site_id=str(task["site_id"]))
         except IgnoreResponseException:  # deleted after it was listed, or its insights refused
             return []
+        except RUN_LEVEL_ERRORS:
+            raise
         except ValueError as exc:  # an answer whose columns do not line up, or another day
-            raise GitBookError(
-                f"GitBook's site insights answer for resource '{SITE_INSIGHTS_DAILY.name}' at "
-                f"POST {path} (site '{task['site_id']}', {task['day']}) is malformed: {exc}. "
-                "Nothing was loaded for this run; re-run later, or report it if it persists."
-            ) from None
+            return _day_failed(
+                day,
+                f"GitBook's answer for resource '{SITE_INSIGHTS_DAILY.name}' at POST {path} "
+                f"(site '{task['site_id']}') is malformed: {exc}",
+            )
+        except GitBookError as exc:  # an error status left after the retries, cut-off groups
+            return _day_failed(day, str(exc))
+        except RequestException as exc:  # no answer at all after the retries
+            return _day_failed(
+                day,
+                f"{type(exc).__name__} for resource '{SITE_INSIGHTS_DAILY.name}' at POST "
+                f"{path} on every attempt",
+            )
         for row in rows:
             row["organization_id"] = str(task["organization_id"])
         return rows
+
+    def _day_failed(day: date, reason: str) -> list[dict[str, Any]]:
+        if day not in failed:
+            warn(
+                f"Site insights for {day} could not be loaded ({reason}). The other days go "
+                "on; this day keeps the rows it had, and the run will fail naming it."
+            )
+        failed.record(day, reason)
+        return []
+
+    site_ids = [str(site["id"]) for site in listed]
 
     @dlt.resource(
         name=SITE_INSIGHTS_DAILY.name,
@@ -152,28 +192,58 @@ def site_insights_source(
         write_disposition={
             "disposition": "merge",
             "strategy": "delete-insert",
-            "destination_scope": replaced_scope(days, [str(site["id"]) for site in listed]),
+            "destination_scope": replaced_scope(days, site_ids, unpublished),
         },
     )
     def site_insights_daily() -> Iterator[Any]:
         """The run's days, replaced whole, in one transaction: every row of those days, and
         every row of a site that no longer exists, is deleted; then the rows fetched now are
         inserted. The marker puts the table in the load even when nothing was fetched, so the
-        delete still runs (and the table exists)."""
+        delete still runs (and the table exists).
+
+        The hints are set again once every task is done, when the failed days are known: the
+        last hints are the ones dlt loads with, so a failed day is neither deleted nor inserted.
+        """
         yield dlt.mark.materialize_table_schema()
         yield from tasks | site_day_rows
+        loaded = [day for day in days if day not in failed]
+        if not loaded:
+            reasons = "; ".join(f"{day}: {reason}" for day, reason in failed.reasons().items())
+            raise GitBookError(
+                f"No day of resource '{SITE_INSIGHTS_DAILY.name}' could be loaded ({reasons}). "
+                "Nothing was changed in the warehouse; fix the cause or re-run later."
+            )
+        disposition: dict[str, Any] = {
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            "destination_scope": replaced_scope(loaded, site_ids, unpublished),
+        }
+        if failed:
+            disposition["source_filter"] = f"day IN ({_sql_list(_iso(loaded))})"
+        hints = make_hints(write_disposition=disposition)  # type: ignore[arg-type]
+        yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
 
     return [site_insights_daily]
+
+
+def _iso(days: Sequence[date]) -> list[str]:
+    return [day.isoformat() for day in days]
 
 
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(set(values)))
 
 
-def replaced_scope(days: Sequence[date], site_ids: Sequence[str]) -> str:
+def replaced_scope(
+    days: Sequence[date], site_ids: Sequence[str], unpublished: Sequence[str] = ()
+) -> str:
     """SQL selecting the destination rows a run replaces (dlt's merge `destination_scope`):
-    the run's days, and every day of a site GitBook no longer lists."""
-    scope = f"day IN ({_sql_list([day.isoformat() for day in days])})"
+    the run's days of every published site, and every day of a site GitBook no longer lists.
+
+    An unpublished site keeps its rows: its past traffic happened, and it has none now."""
+    scope = f"day IN ({_sql_list(_iso(days))})"
+    if unpublished:
+        scope = f"({scope} AND site_id NOT IN ({_sql_list(unpublished)}))"
     if site_ids:
         return f"{scope} OR site_id NOT IN ({_sql_list(site_ids)})"
     return f"{scope} OR site_id IS NOT NULL"  # no site exists any more: none keeps its rows

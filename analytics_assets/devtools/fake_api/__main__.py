@@ -3,15 +3,18 @@
 python -m analytics_assets.devtools.fake_api --port 8000 --token demo-token
 python -m analytics_assets.devtools.fake_api --rate-limit 60/60 --api-version 0.91.0
 python -m analytics_assets.devtools.fake_api --reader-org org-acme --missing-scope site:read
+python -m analytics_assets.devtools.fake_api --bot-burst site_docs:2024-06-29:13:1100
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import threading
+from datetime import date
 
-from analytics_assets.devtools.fake_api.dataset import Dataset
+from analytics_assets.devtools.fake_api.dataset import BOT_BURST_HOUR, BOT_BURST_URLS, Dataset
 from analytics_assets.devtools.fake_api.rate_limit import RateLimit
 from analytics_assets.devtools.fake_api.server import (
     API_VERSIONS,
@@ -37,6 +40,30 @@ def _rate_limit(text: str) -> RateLimit:
         return RateLimit.parse(text)
     except (TypeError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+BotBurst = tuple[str, date, int, int]
+_BOT_BURST = re.compile(r"(.+):(\d{4}-\d{2}-\d{2})(?::(\d{1,2}))?(?::(\d{1,6}))?")
+
+
+def _bot_burst(text: str) -> BotBurst:
+    """``SITE:YYYY-MM-DD[:HOUR[:URLS]]`` (site ids may hold anything but end before the date)."""
+    match = _BOT_BURST.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError("expected SITE:YYYY-MM-DD[:HOUR[:URLS]]")
+        site_id, day, hour, urls = match.groups()
+        burst = (
+            site_id,
+            date.fromisoformat(day),
+            BOT_BURST_HOUR if hour is None else int(hour),
+            BOT_BURST_URLS if urls is None else int(urls),
+        )
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    if not 0 <= burst[2] <= 23:
+        raise argparse.ArgumentTypeError(f"{text!r}: the hour must be 0-23")
+    return burst
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,13 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OAuth scope the token lacks: 403 on every route needing it (repeatable; one "
         f"of {', '.join(sorted(set(REQUIRED_SCOPES.values())))})",
     )
+    parser.add_argument(
+        "--bot-burst",
+        type=_bot_burst,
+        action="append",
+        default=[],
+        metavar="SITE:DAY[:HOUR[:URLS]]",
+        help="on that UTC day a bot requests URLS distinct missing URLs in one hour of the site "
+        f"(default hour {BOT_BURST_HOUR}, {BOT_BURST_URLS} URLs: more than one query returns; "
+        "repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     dataset = Dataset.demo() if args.dataset == "demo" else Dataset.generate()
+    for site_id, day, hour, urls in args.bot_burst:
+        try:
+            dataset = dataset.with_bot_burst(site_id, day, hour=hour, urls=urls)
+        except ValueError as exc:
+            parser.error(f"--bot-burst: {exc}")
     api = FakeGitBookAPI(
         dataset=dataset,
         token=args.token,

@@ -9,7 +9,11 @@ are computed from their index when a page of results is requested, never all at 
 
 Site insights (GitBook's event analytics per published site) are built the same way: each
 (site, UTC day) has a deterministic set of aggregated "atoms" derived from a hash of the site id
-and the day, computed on first request. Every day has data, so any date range works, today's too.
+and the day, computed on first request. Every day of a published site has data, so any date
+range works, today's too; an unpublished site has none (it has no visitors). The atoms hold the
+awkward cases a client of GitBook meets: broken URLs, 404s on gated pages (``conditional``),
+events in a space but on no particular page, and (opt-in) a bot burst of thousands of 404 URLs
+in one hour, which only sub-hour ranges can split.
 """
 
 from __future__ import annotations
@@ -400,36 +404,69 @@ MAX_GROUPS_PER_DAY = 30
 PAGES_PER_SITE_SPACE = 25
 """Pages of each published space that get events (the first ones, depth-first)."""
 
-SiteInsightKey = tuple[str, str | None, str]
-"""``(event_type, page_id or None for a 404, url_path)``: one group of a day's insights."""
+CONDITIONAL = "conditional"
+"""``eventPageNotFoundType`` of a 404 on a page that exists but is gated by adaptive content."""
+BOT_BURST_HOUR = 13
+BOT_BURST_URLS = 1100
+"""Default bot burst: more 404 URLs in one hour than GitBook's 1000-group limit."""
+
+SiteInsightKey = tuple[str, str | None, str | None, str, str | None]
+"""``(event_type, page_space_id, page_id, url_path, page_not_found_type)``: one group of a day.
+
+- a page: both ids set; ``page_not_found_type`` None.
+- an event in a space that resolved to no particular page (``{"page": null, "space": id}``):
+  ``page_space_id`` set, ``page_id`` None. Not a 404.
+- no page at all (``page`` null): both None. For page_view that is a 404: a broken URL when
+  ``page_not_found_type`` is None, a gated page when it is :data:`CONDITIONAL`.
+"""
 SiteInsightTotals = tuple[int, int, int]
 """``(events, sessions, visitors)`` of one group."""
 
 
 @dataclass(frozen=True, slots=True)
 class SiteEventAtom:
-    """Aggregated events of one (site, UTC day, hour, event type, page, URL path).
+    """Aggregated events of one (site, UTC day, moment, event type, page, URL path).
 
     The fake's finest grain: queries sum atoms, so a group's sessions and visitors are summed
-    over hours too (GitBook counts distinct ones; the difference does not matter to a client).
+    over atoms too (GitBook counts distinct ones; the difference does not matter to a client).
+    An atom happens at one moment, ``hour`` plus ``second`` after midnight: ordinary atoms sit
+    on the hour (``second`` 0), bot bursts spread over the hour so a client can split it.
     """
 
     hour: int
     event_type: str
-    page: tuple[str, str] | None
-    """``(page_id, space_id)``, or None: an unknown page, which for page_view is a 404."""
+    page: tuple[str | None, str] | None
+    """``(page_id, space_id)``; ``(None, space_id)``: in that space but no particular page;
+    None: no page at all, which for page_view is a 404."""
     url_path: str
     events: int
     sessions: int
     visitors: int
+    second: int = 0
+    """Seconds into the hour (0-3599): where in the hour the atom's events happened."""
+    page_not_found_type: str | None = None
+    """``eventPageNotFoundType``: :data:`CONDITIONAL` for a 404 on a gated page, else None."""
 
-    def page_ref(self) -> dict[str, str] | None:
+    def page_ref(self) -> dict[str, str | None] | None:
         """The ``page`` column's value, as GitBook returns it."""
         return None if self.page is None else {"page": self.page[0], "space": self.page[1]}
 
     @property
+    def offset(self) -> timedelta:
+        """When the atom happened, from its UTC midnight."""
+        return timedelta(hours=self.hour, seconds=self.second)
+
+    @property
+    def is_broken_url(self) -> bool:
+        """A real 404: a page_view that resolved to no page, and not because of a condition."""
+        return (
+            self.event_type == PAGE_VIEW and self.page is None and self.page_not_found_type is None
+        )
+
+    @property
     def key(self) -> SiteInsightKey:
-        return (self.event_type, None if self.page is None else self.page[0], self.url_path)
+        space_id, page_id = (None, None) if self.page is None else (self.page[1], self.page[0])
+        return (self.event_type, space_id, page_id, self.url_path, self.page_not_found_type)
 
 
 @dataclass(frozen=True)
@@ -440,6 +477,11 @@ class _SitePage:
     space_id: str
     rest: str
     """``handbook/guide/setup``: the space's slug in the site, then the page's path."""
+
+    @property
+    def space_slug(self) -> str:
+        """``handbook``: the space's part of the URL path (slugs hold no ``/``)."""
+        return self.rest.partition("/")[0]
 
 
 def _digest(*parts: str) -> int:
@@ -452,15 +494,33 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
+SPACE_ONLY_EVENTS = frozenset({"search_open", "ask_question"})
+"""Event types that may happen in a space without a particular page (a space's search)."""
+
+
+def _unique(key: Callable[[int], SiteInsightKey], used: set[SiteInsightKey], first: int = 0) -> int:
+    """The first number from ``first`` whose key is not used yet."""
+    n = first
+    while key(n) in used:
+        n += 1
+    return n
+
+
 def _site_day_atoms(
     site_id: str, basename: str, pages: Sequence[_SitePage], day: date, groups: int
 ) -> tuple[SiteEventAtom, ...]:
     """The atoms of one (site, day): ``groups`` distinct (event type, page, URL path) groups.
 
-    Group 0 is always a 404 page_view; a quarter of the other page_views are 404s too. Each group
-    lies in 1-3 distinct hours. Everything follows from ``(site_id, day, group index)``.
+    Group 0 is always a broken URL (a 404 page_view on a missing page); a quarter of the other
+    page_views are 404s too, a fifth of those on a page that exists but is gated
+    (``conditional``, URL path of the gated page). Some search_open and ask_question groups
+    happen in a space with no particular page. On even days (by ordinal) group 1 is always a
+    conditional 404, on odd days group 2 (search_open) is always space-only, so any week has
+    both. Each group lies in 1-3 distinct hours, on the hour. Everything follows from
+    ``(site_id, day, group index)``.
     """
     day_tag = day.isoformat()
+    even_day = day.toordinal() % 2 == 0
     used: set[SiteInsightKey] = set()
     next_variant: dict[tuple[str, int], int] = {}
     atoms: list[SiteEventAtom] = []
@@ -473,24 +533,48 @@ def _site_day_atoms(
         page: _SitePage | None = None
         if pages and (event_type != PAGE_VIEW or (i > 0 and (h >> 8) % 4)):
             page = pages[index]
-        if page is None:
+        gated = bool(pages) and i > 0 and event_type == PAGE_VIEW
+        gated = gated and ((i == 1 and even_day) or (page is None and h % 5 == 0))
+        space_only = page is not None and event_type in SPACE_ONLY_EVENTS
+        space_only = space_only and ((i == 2 and not even_day) or (h >> 4) % 4 == 0)
+        not_found: str | None = None
+        ref: tuple[str | None, str] | None = None
+        key: SiteInsightKey
+        if gated:
+            event_type, not_found, target = PAGE_VIEW, CONDITIONAL, pages[index]
+
+            def gated_key(n: int, rest: str = target.rest) -> SiteInsightKey:
+                tilde = f"~{n}/" if n else ""
+                return (PAGE_VIEW, None, None, f"/{basename}/{tilde}{rest}", CONDITIONAL)
+
+            key = gated_key(_unique(gated_key, used))
+        elif page is None:
             event_type = PAGE_VIEW
-            missing = (h >> 24) % 10_000
-            key: SiteInsightKey = (event_type, None, f"/{basename}/missing-{missing}")
-            while key in used:
-                missing += 1
-                key = (event_type, None, f"/{basename}/missing-{missing}")
+
+            def missing_key(n: int) -> SiteInsightKey:
+                return (PAGE_VIEW, None, None, f"/{basename}/missing-{n}", None)
+
+            key = missing_key(_unique(missing_key, used, (h >> 24) % 10_000))
+        elif space_only:
+            ref = (None, page.space_id)
+
+            def space_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
+                tilde = f"~{n}/" if n else ""
+                return (kind, at.space_id, None, f"/{basename}/{tilde}{at.space_slug}", None)
+
+            key = space_key(_unique(space_key, used))
         else:
             # The same page reached through several URLs (site variants): /docs/~2/handbook/...
+            ref = (page.page_id, page.space_id)
             slot = (event_type, index)
-            variant = next_variant.get(slot, 0)
-            while True:
-                tilde = f"~{variant}/" if variant else ""
-                key = (event_type, page.page_id, f"/{basename}/{tilde}{page.rest}")
-                if key not in used:
-                    break
-                variant += 1
+
+            def page_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
+                tilde = f"~{n}/" if n else ""
+                return (kind, at.space_id, at.page_id, f"/{basename}/{tilde}{at.rest}", None)
+
+            variant = _unique(page_key, used, next_variant.get(slot, 0))
             next_variant[slot] = variant + 1
+            key = page_key(variant)
         used.add(key)
         start, span = (h >> 40) % 24, 1 + (h >> 48) % 3
         for hour in sorted({(start + 7 * j) % 24 for j in range(span)}):
@@ -502,14 +586,46 @@ def _site_day_atoms(
                 SiteEventAtom(
                     hour=hour,
                     event_type=event_type,
-                    page=None if page is None else (page.page_id, page.space_id),
-                    url_path=key[2],
+                    page=ref,
+                    url_path=key[3],
                     events=events,
                     sessions=sessions,
                     visitors=visitors,
+                    page_not_found_type=not_found,
                 )
             )
     atoms.sort(key=lambda a: a.hour)
+    return tuple(atoms)
+
+
+def _bot_burst_atoms(
+    site_id: str, basename: str, day: date, hour: int, urls: int
+) -> tuple[SiteEventAtom, ...]:
+    """A scanner probing ``urls`` distinct missing URLs within one hour: one 404 atom each.
+
+    URL ``k`` lands in the ``k``-th of ``urls`` equal slices of the hour (a hashed second within
+    it), so any sub-hour window holds about its share of them. Counts are small, as a bot's are.
+    """
+    day_tag = day.isoformat()
+    atoms: list[SiteEventAtom] = []
+    for k in range(urls):
+        h = _digest(site_id, day_tag, "bot", str(k))
+        path = f"wp-login-{k}.php" if k % 2 == 0 else f".env-{k}"
+        events = 1 + (h >> 12) % 3
+        sessions = 1 + (h >> 16) % events
+        visitors = 1 + (h >> 20) % sessions
+        atoms.append(
+            SiteEventAtom(
+                hour=hour,
+                event_type=PAGE_VIEW,
+                page=None,
+                url_path=f"/{basename}/{path}",
+                events=events,
+                sessions=sessions,
+                visitors=visitors,
+                second=(k * 3600 + h % 3600) // urls,
+            )
+        )
     return tuple(atoms)
 
 
@@ -558,6 +674,11 @@ class Dataset:
     """A site id containing ``+``, a space and ``/`` (must be percent-encoded in paths)."""
     quiet_site_days: frozenset[tuple[str, date]] = frozenset()
     """``(site_id, day)`` pairs with no insight groups at all (see :meth:`without`)."""
+    bot_bursts: Mapping[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
+    """``(site_id, day) -> (hour, urls)``: that hour also holds ``urls`` distinct 404 URLs, more
+    than one hour-filtered query can return when ``urls`` >= 1000 (see :meth:`with_bot_burst`)."""
+    unpublished_site_id: str | None = None
+    """A site with ``published: false``: listed, but with no events on any day."""
     _spaces: dict[str, Row] = field(init=False, repr=False)
     _sites: dict[str, Row] = field(init=False, repr=False)
     _site_orgs: dict[str, str] = field(init=False, repr=False)
@@ -577,6 +698,15 @@ class Dataset:
         object.__setattr__(self, "_atoms_lock", threading.Lock())
         if any(n < 0 for n in self.big_days.values()) or (self.site_groups_per_day or 0) < 0:
             raise ValueError("insight groups per day must not be negative")
+        for (site_id, day), (hour, urls) in self.bot_bursts.items():
+            if site_id not in sites:
+                raise ValueError(f"bot_bursts: unknown site {site_id!r}")
+            if not self.is_published(site_id):
+                raise ValueError(f"bot_bursts: site {site_id!r} is unpublished, it has no visitors")
+            if not (isinstance(day, date) and not isinstance(day, datetime)):
+                raise ValueError(f"bot_bursts: {day!r} is not a date")
+            if not (0 <= hour <= 23 and urls >= 0):
+                raise ValueError(f"bot_bursts: hour must be 0-23 and urls >= 0, not {hour}, {urls}")
 
     # -- accessors used by the server and by tests
 
@@ -674,6 +804,14 @@ class Dataset:
         """The org a site belongs to; Site objects themselves do not say."""
         return self._site_orgs[site_id]
 
+    def is_published(self, site_id: str) -> bool:
+        """Whether the site is live (``published``); an unpublished site has no visitors."""
+        return self._sites[site_id].get("published", True) is not False
+
+    def published_site_ids(self) -> list[str]:
+        """Ids of the published sites, in org order: the only ones with insight events."""
+        return [site_id for site_id in self._sites if self.is_published(site_id)]
+
     def _pages_of_site(self, site_id: str) -> tuple[_SitePage, ...]:
         """Pages with events: the first documents of each published space, URL paths unique."""
         cached = self._site_pages.get(site_id)
@@ -704,8 +842,16 @@ class Dataset:
 
     def groups_on(self, site_id: str, day: date) -> int:
         """How many distinct (event type, page, URL path) groups the site has on ``day``."""
-        if (site_id, day) in self.quiet_site_days:
+        if not self._has_events(site_id, day):
             return 0
+        burst = self.bot_bursts.get((site_id, day))
+        return self._ordinary_groups_on(site_id, day) + (burst[1] if burst else 0)
+
+    def _has_events(self, site_id: str, day: date) -> bool:
+        return self.is_published(site_id) and (site_id, day) not in self.quiet_site_days
+
+    def _ordinary_groups_on(self, site_id: str, day: date) -> int:
+        """Groups of the day without its bot burst (which :func:`_bot_burst_atoms` adds)."""
         if day in self.big_days:
             return self.big_days[day]
         if self.site_groups_per_day is not None:
@@ -714,20 +860,32 @@ class Dataset:
         return MIN_GROUPS_PER_DAY + _digest(site_id, day.isoformat(), "groups") % spread
 
     def site_events(self, site_id: str, day: date) -> tuple[SiteEventAtom, ...]:
-        """The site's aggregated events on one UTC day, ordered by hour (computed once, cached)."""
+        """The site's aggregated events on one UTC day, ordered by moment (computed once, cached).
+
+        Empty for an unpublished site or a quiet day; a bot burst's atoms are included.
+        """
         key = (site_id, day)
         with self._atoms_lock:
             cached = self._atoms.get(key)
         if cached is not None:
             return cached
-        basename = self.site(site_id).get("basename")
-        atoms = _site_day_atoms(
-            site_id,
-            basename if isinstance(basename, str) and basename else _slug(site_id),
-            self._pages_of_site(site_id),
-            day,
-            self.groups_on(site_id, day),
-        )
+        atoms: tuple[SiteEventAtom, ...] = ()
+        if self._has_events(site_id, day):
+            basename = self.site(site_id).get("basename")
+            if not (isinstance(basename, str) and basename):
+                basename = _slug(site_id)
+            atoms = _site_day_atoms(
+                site_id,
+                basename,
+                self._pages_of_site(site_id),
+                day,
+                self._ordinary_groups_on(site_id, day),
+            )
+            burst = self.bot_bursts.get(key)
+            if burst is not None:
+                hour, urls = burst
+                atoms += _bot_burst_atoms(site_id, basename, day, hour, urls)
+                atoms = tuple(sorted(atoms, key=lambda a: (a.hour, a.second)))
         with self._atoms_lock:
             if len(self._atoms) >= 4096:  # a long benchmark range: start over, stay bounded
                 self._atoms.clear()
@@ -737,11 +895,15 @@ class Dataset:
     def expected_site_insights(
         self, site_id: str, day: date
     ) -> dict[SiteInsightKey, SiteInsightTotals]:
-        """The day's groups, keyed ``(event_type, page_id or None, url_path)``, with
-        ``(events, sessions, visitors)`` summed over the day's hours.
+        """The day's groups, keyed :data:`SiteInsightKey` ``(event_type, page_space_id, page_id,
+        url_path, page_not_found_type)``, with ``(events, sessions, visitors)`` summed over the
+        day.
 
-        This is what a client grouping one UTC day by eventType, page and urlPath must land.
-        Sessions and visitors are summed like events (the fake has no distinct visitors).
+        This is what a client grouping one UTC day by eventType, page, urlPath and
+        eventPageNotFoundType must land. Without the last column the groups are the same ones
+        (the fake never gives a conditional 404 and a broken URL the same URL path on one day),
+        only ``page_not_found_type`` is then unknown: compare ``key[:4]``. Sessions and visitors
+        are summed like events (the fake has no distinct visitors).
         """
         totals: dict[SiteInsightKey, SiteInsightTotals] = {}
         for atom in self.site_events(site_id, day):
@@ -751,6 +913,36 @@ class Dataset:
                 sessions + atom.sessions,
                 visitors + atom.visitors,
             )
+        return totals
+
+    def expected_events_by_type(self, site_id: str, day: date) -> dict[str, int]:
+        """Events per event type on the day, summed straight from the atoms.
+
+        Independent of the grouping: a check that a warehouse's per-type totals are complete.
+        Types with no events are absent.
+        """
+        totals: dict[str, int] = {}
+        for atom in self.site_events(site_id, day):
+            totals[atom.event_type] = totals.get(atom.event_type, 0) + atom.events
+        return totals
+
+    def expected_broken_url_events(
+        self, site_ids: Iterable[str], days: Iterable[date]
+    ) -> dict[tuple[str, str], int]:
+        """Events of real 404s, keyed ``(site_id, url_path)``, summed over ``days``.
+
+        Real 404s only: page_view events with no page and no ``eventPageNotFoundType`` (a
+        ``conditional`` 404 is a gated page that exists, not a broken URL). Keyed by site too,
+        because two sites may share a basename and so URL paths.
+        """
+        days = list(days)
+        totals: dict[tuple[str, str], int] = {}
+        for site_id in site_ids:
+            for day in days:
+                for atom in self.site_events(site_id, day):
+                    if atom.is_broken_url:
+                        key = (site_id, atom.url_path)
+                        totals[key] = totals.get(key, 0) + atom.events
         return totals
 
     def expected_site_insight_rows(self, days: Iterable[date]) -> int:
@@ -795,7 +987,8 @@ class Dataset:
           space gets a new ``revision`` (and ``updatedAt`` one second later), as an edit would.
         - ``sites``: site ids.
         - ``site_days``: ``(site_id, day)`` pairs: the site had no events that day, so
-          :meth:`expected_site_insights` is ``{}`` and aggregations answer empty columns.
+          :meth:`expected_site_insights` is ``{}`` and aggregations answer empty columns (a bot
+          burst on that day goes too).
 
         Ids unknown to this dataset raise ValueError. The awkward-case attributes keep naming
         their entity while it (and the case) still exists, else become None. Lists with
@@ -810,6 +1003,22 @@ class Dataset:
             sites=sites,
             site_days=site_days,
         ).apply()
+
+    def with_bot_burst(
+        self, site_id: str, day: date, *, hour: int = BOT_BURST_HOUR, urls: int = BOT_BURST_URLS
+    ) -> Dataset:
+        """A new dataset where a bot probes ``urls`` distinct missing URLs in one hour of ``day``.
+
+        Each URL (``/<basename>/wp-login-<k>.php`` or ``/<basename>/.env-<k>``) is one 404
+        page_view group with a few events, at its own second of the hour. With the default 1100
+        the page_views of that hour alone exceed GitBook's 1000-group limit, so even a query
+        filtered to page_view and that ``hourOfDay`` is cut; a half-hour ``range`` is not.
+        Replaces an earlier burst on the same site and day; this dataset is unchanged.
+        """
+        if not self.has_site(site_id):
+            raise ValueError(f"unknown site {site_id!r}")
+        bursts = {**self.bot_bursts, (site_id, day): (hour, urls)}
+        return dataclasses.replace(self, bot_bursts=bursts)
 
     # -- builders
 
@@ -915,6 +1124,7 @@ class Dataset:
         sites_per_org: int = 2,
         big_days: Mapping[date, int] | None = None,
         site_groups_per_day: int | None = None,
+        bot_bursts: Mapping[tuple[str, date], tuple[int, int]] | None = None,
     ) -> Dataset:
         """A parameterised dataset for benchmarks; members, pages, traffic and insights are lazy.
 
@@ -925,7 +1135,8 @@ class Dataset:
         and first site an id with ``+``, a space and ``/``. The last ``empty_spaces`` spaces have
         no content. Site ``s`` of an org publishes the org's spaces ``s``, ``s + sites_per_org``,
         ... Every site has ``big_days[day]`` insight groups on those days, and
-        ``site_groups_per_day`` (default: 6-30, varying) on every other day.
+        ``site_groups_per_day`` (default: 6-30, varying) on every other day. ``bot_bursts`` maps
+        ``(site_id, day)`` to ``(hour, urls)``: see :meth:`with_bot_burst`.
         """
         return _build_generated(
             orgs=orgs,
@@ -941,6 +1152,7 @@ class Dataset:
             sites_per_org=sites_per_org,
             big_days=big_days or {},
             site_groups_per_day=site_groups_per_day,
+            bot_bursts=bot_bursts or {},
         )
 
 
@@ -1102,6 +1314,9 @@ class _Removal:
             quiet_site_days=frozenset(
                 pair for pair in old.quiet_site_days | self.site_days if pair[0] not in self.sites
             ),
+            bot_bursts={
+                pair: burst for pair, burst in old.bot_bursts.items() if pair[0] not in self.sites
+            },
         )
         return dataclasses.replace(draft, **self._awkward_cases(draft))
 
@@ -1133,6 +1348,7 @@ class _Removal:
             "empty_space_id": _keep(old.empty_space_id, new.has_space),
             "awkward_space_id": _keep(old.awkward_space_id, new.has_space),
             "awkward_site_id": _keep(old.awkward_site_id, new.has_site),
+            "unpublished_site_id": _keep(old.unpublished_site_id, new.has_site),
         }
         if people_gone:
             cases["shared_member_id"] = _keep(old.shared_member_id, new._is_shared_member)
@@ -1172,14 +1388,24 @@ _DEMO_SPACES = {
         ("globex-runbooks", "Runbooks", "private"),
     ),
 }
-# (site id, title, basename, published spaces); ids that need no URL encoding.
+# (site id, title, basename, site spaces, published); ids that need no URL encoding.
 _DEMO_SITES = {
     "org-acme": (
-        ("site_docs", "Acme Documentation", "docs", ("acme-handbook", "acme-api", "sp+ace x/1")),
-        ("site_changelog", "Acme Changelog", "changelog", ("acme-changelog",)),
+        (
+            "site_docs",
+            "Acme Documentation",
+            "docs",
+            ("acme-handbook", "acme-api", "sp+ace x/1"),
+            True,
+        ),
+        ("site_changelog", "Acme Changelog", "changelog", ("acme-changelog",), True),
     ),
-    "org-globex": (("site_globex", "Globex Help Center", "help", ("globex-docs",)),),
+    "org-globex": (
+        ("site_globex", "Globex Help Center", "help", ("globex-docs",), True),
+        ("site_runbooks", "Globex Runbooks (draft)", "runbooks", ("globex-runbooks",), False),
+    ),
 }
+_DEMO_UNPUBLISHED_SITE = "site_runbooks"
 _DEMO_PEOPLE = {
     "org-acme": (
         ("user-grace", "Grace Hopper", "create"),
@@ -1258,11 +1484,17 @@ def _build_demo(anchor: date) -> Dataset:
     spaces_by_site: dict[str, list[str]] = {}
     for n, (org_id, site_specs) in enumerate(_DEMO_SITES.items()):
         sites_by_org[org_id] = []
-        for k, (site_id, title, basename, site_spaces) in enumerate(site_specs):
+        for k, (site_id, title, basename, site_spaces, published) in enumerate(site_specs):
             created = base - timedelta(days=200 - 10 * n - k)
             sites_by_org[org_id].append(
                 make_site(
-                    site_id, org_id, title, created, basename=basename, site_spaces=len(site_spaces)
+                    site_id,
+                    org_id,
+                    title,
+                    created,
+                    basename=basename,
+                    site_spaces=len(site_spaces),
+                    published=published,
                 )
             )
             spaces_by_site[site_id] = list(site_spaces)
@@ -1302,6 +1534,7 @@ def _build_demo(anchor: date) -> Dataset:
         paginated_space_id="acme-handbook",
         sites_by_org=sites_by_org,
         spaces_by_site=spaces_by_site,
+        unpublished_site_id=_DEMO_UNPUBLISHED_SITE,
     )
 
 
@@ -1346,6 +1579,7 @@ def _build_generated(
     sites_per_org: int,
     big_days: Mapping[date, int],
     site_groups_per_day: int | None,
+    bot_bursts: Mapping[tuple[str, date], tuple[int, int]],
 ) -> Dataset:
     sizes = (orgs, spaces_per_org, members_per_org, pages_per_space, traffic_points, sites_per_org)
     if min(sizes) < 0:
@@ -1415,6 +1649,7 @@ def _build_generated(
         big_days=dict(big_days),
         site_groups_per_day=site_groups_per_day,
         awkward_site_id=next((s for s in spaces_by_site if "/" in s), None),
+        bot_bursts=dict(bot_bursts),
     )
 
 

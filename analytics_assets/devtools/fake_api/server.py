@@ -152,7 +152,10 @@ class Fault:
     """Make the next ``times`` matching requests fail with ``status``, then serve normally.
 
     ``route`` is a route pattern (``/v1/orgs/{organizationId}/members``) or ``"*"`` for every
-    request; ``match_path`` narrows it to one exact decoded path. ``times=None`` fails forever.
+    request; ``match_path`` narrows it to one exact decoded path, and ``match_body`` to requests
+    whose parsed JSON body (None when absent or not JSON) it returns true for; a predicate that
+    raises does not match, so ``lambda b: b["range"]["from"].startswith("2026-11-29")`` is safe
+    on any body. Only matching requests use up ``times``. ``times=None`` fails forever.
     ``body`` replaces the JSON error body: a dict/list is sent as JSON, str/bytes verbatim.
     ``status=None`` keeps the normal response and applies only the other effects: ``delay``
     (seconds slept before answering), ``headers`` (e.g. a ``Location`` for a redirect) and
@@ -172,6 +175,16 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     transport: Literal["reset", "truncate"] | None = None
+    match_body: Callable[[Any], bool] | None = None
+
+    def matches_body(self, body: Any) -> bool:
+        """Whether ``body`` (parsed JSON) passes ``match_body``; any body does without one."""
+        if self.match_body is None:
+            return True
+        try:
+            return bool(self.match_body(body))
+        except Exception:  # a predicate written for another body shape: not this request
+            return False
 
 
 def _shape(pattern: str) -> str:
@@ -637,8 +650,15 @@ class FakeGitBookAPI:
 
     def _take_fault(self, request: _Request) -> Fault | None:
         with self._lock:
+            predicates = [fault for fault, _ in self._faults if fault.match_body is not None]
+        # Predicates are test code: run them outside the lock, then take `times` under it.
+        body = _parse_json(request.body) if predicates else None
+        body_matched = {id(fault) for fault in predicates if fault.matches_body(body)}
+        with self._lock:
             for fault, remaining in self._faults:
                 if remaining[0] == 0:
+                    continue
+                if fault.match_body is not None and id(fault) not in body_matched:
                     continue
                 if fault.route != "*" and not (
                     fault.route == request.path
@@ -794,8 +814,19 @@ class FakeGitBookAPI:
         return self._list(request, request.dataset.members_of(org_id))
 
     def _org_sites(self, request: _Request) -> Row:
-        """The org's sites; the ``space``/``title``/``published``/``type`` filters are ignored."""
-        return self._list(request, request.dataset.sites_of(self._org_id(request)))
+        """The org's sites, filtered by ``published`` (true or false, else a 400).
+
+        The ``space``, ``title`` and ``type`` filters are ignored.
+        """
+        sites = request.dataset.sites_of(self._org_id(request))
+        if "published" in request.query:
+            flags = {"true": True, "false": False}
+            value = request.query["published"]
+            if value not in flags:
+                raise ApiError(400, f"Invalid published {value!r}: expected true or false")
+            wanted = flags[value]
+            sites = [s for s in sites if request.dataset.is_published(s["id"]) is wanted]
+        return self._list(request, sites)
 
     def _site_insights_aggregate(self, request: _Request) -> Row:
         org_id = self._org_id(request)

@@ -3,17 +3,23 @@
 GitBook validates the body against ``SiteInsightsQueryEventsAggregation``; so does the fake, with
 the schema from the 0.202.0 description shipped next to this module (``SCHEMA_FILE``, generated
 by ``analytics_assets_tests/fixtures/trim_openapi.py``). A client that passes here sends bodies
-GitBook accepts. Then the query runs over the dataset's hourly atoms (see
-:class:`~analytics_assets.devtools.fake_api.dataset.SiteEventAtom`):
+GitBook accepts. Then the query runs over the dataset's atoms (see
+:class:`~analytics_assets.devtools.fake_api.dataset.SiteEventAtom`), each at one moment ``t``
+(its day's midnight + hour + second):
 
-- ``range``: an atom counts when its hour start ``t`` satisfies ``from <= t <= to``; presets are
-  relative to ``now`` (``last24Hours`` = the 24 hours before now, ``last3Months`` = 90 days).
-- ``groupBy``: datetime (interval hour or day, default day), hourOfDay, dayOfWeek, eventType,
-  page, urlPath. Anything else is a 400 that says the fake does not support it.
+- ``range``: an atom counts when ``from <= t <= to`` (both inclusive, to the microsecond, so
+  disjoint millisecond windows split a day exactly); presets are relative to ``now``
+  (``last24Hours`` = the 24 hours before now, ``last3Months`` = 90 days).
+- ``groupBy``: datetime (interval hour or day, default day: ``t``'s hour or day), hourOfDay,
+  dayOfWeek, eventType, page, urlPath, eventPageNotFoundType. Anything else is a 400 that says
+  the fake does not support it.
 - ``select``: eventsCount, sessionsCount, visitorsCount, summed (sessions and visitors too);
   without ``select`` the fake answers eventsCount.
-- ``where``: eventType, hourOfDay, dayOfWeek, page, urlPath, datetime with ``in`` (the default)
-  or ``notIn``; hourOfDay, dayOfWeek and datetime also with the comparison operators.
+- ``where``: eventType, hourOfDay, dayOfWeek, page, urlPath, eventPageNotFoundType, datetime
+  with ``in`` (the default) or ``notIn``; hourOfDay, dayOfWeek and datetime also with the
+  comparison operators, datetime compared with ``t`` itself. ``page``: ``null`` matches events
+  with no page at all (for page_view, 404s, ``conditional`` ones included); ``{"page": null,
+  "space": id}`` matches events in that space that resolved to no particular page.
 - groups ordered by eventsCount descending (``order`` overrides), ties by the group values
   ascending, then cut to ``limit`` (default 1000) without saying so, as GitBook does.
 """
@@ -109,7 +115,7 @@ def validate_query(body: Any) -> None:
 
 @dataclass(frozen=True)
 class _Atom:
-    """An atom with its hour start, the only value not stored on the atom."""
+    """An atom with its exact moment (the atom knows its time of day, not its day)."""
 
     atom: SiteEventAtom
     moment: datetime
@@ -119,9 +125,10 @@ Getter = Callable[[_Atom], Hashable]
 
 
 def _datetime_of(interval: str) -> Getter:
+    """The start of the hour or day the atom's moment falls in (a datetime group's value)."""
     if interval == "hour":
-        return lambda a: a.moment
-    return lambda a: a.moment.replace(hour=0)
+        return lambda a: a.moment.replace(minute=0, second=0, microsecond=0)
+    return lambda a: a.moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 _GETTERS: dict[str, Getter] = {
@@ -130,6 +137,7 @@ _GETTERS: dict[str, Getter] = {
     "eventType": lambda a: a.atom.event_type,
     "page": lambda a: a.atom.page,
     "urlPath": lambda a: a.atom.url_path,
+    "eventPageNotFoundType": lambda a: a.atom.page_not_found_type,
 }
 
 
@@ -188,18 +196,23 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 _ORDERED = ("hourOfDay", "dayOfWeek", "datetime")
 
 
+def _moment(item: _Atom) -> Hashable:
+    """The atom's exact moment: what datetime filters compare."""
+    return item.moment
+
+
 def _filter(spec: dict[str, Any]) -> Callable[[_Atom], bool]:
     name = spec["column"]
     operator = spec.get("operator", "in")
     values: list[Any] = spec["values"]
     get: Getter
     if name == "datetime":
-        get = _datetime_of("hour")
+        get = _moment
         values = [parse_timestamp(v) for v in values]
     elif name == "page":
+        # null: no page at all; {"page": null, "space": x}: in space x, no particular page.
         get = _GETTERS["page"]
         values = [None if v is None else (v["page"], v["space"]) for v in values]
-        # An event with no page has no space either; {"page": null, "space": x} matches nothing.
     elif name in _GETTERS:
         get = _GETTERS[name]
     else:
@@ -246,7 +259,7 @@ def aggregate(dataset: Dataset, site_id: str, body: Any, now: datetime) -> Row:
     for day in _days(start, end):
         midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         for atom in dataset.site_events(site_id, day):
-            moment = midnight + timedelta(hours=atom.hour)
+            moment = midnight + atom.offset
             if not start <= moment <= end:
                 continue
             item = _Atom(atom, moment)
