@@ -4,7 +4,13 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+)
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import Pipeline
 from dlt import config as dlt_config
@@ -14,7 +20,8 @@ from dlt.extract.source import DltSource
 
 from analytics_assets.empty_tables import create_missing_tables
 from analytics_assets.failures import explained_failures
-from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
+from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
+from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
@@ -29,6 +36,28 @@ COVERAGE_KEY = "gitbook/coverage"
 REFUSED_KEY = "gitbook/refused"
 # Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
 CONCURRENCY_POOL = "gitbook_dlt_pipeline"
+
+
+class SyncConfig(Config):
+    """Run config of the `gitbook` assets (`ops: {gitbook: {config: ...}}`)."""
+
+    full_refetch: bool = False
+    """Fetch every space's content whatever its revision (also GITBOOK_FULL_REFETCH=true)."""
+
+
+def content_plan(
+    context: AssetExecutionContext, pipeline: Pipeline, full: bool
+) -> ContentPlan | None:
+    """Which spaces' content this run fetches: those whose revision differs from the loaded one.
+
+    None when `content` is not selected. The loaded revisions are read from the destination.
+    """
+    if asset_key(CONTENT.name) not in context.selected_asset_keys:
+        return None
+    if full:
+        context.log.info("Content: a full re-fetch was asked for; every space is fetched.")
+        return ContentPlan(full=True)
+    return ContentPlan(loaded=loaded_revisions(pipeline))
 
 
 def source_template() -> DltSource:
@@ -64,6 +93,7 @@ def build_gitbook_assets(
     )
     def gitbook_assets(
         context: AssetExecutionContext,
+        config: SyncConfig,
         dlt: DagsterDltResource,
         gitbook: GitBookResource,
         warehouse: WarehouseResource,
@@ -71,13 +101,20 @@ def build_gitbook_assets(
         with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
+            pipeline = warehouse.build_pipeline(progress=progress)
+            full = config.full_refetch or gitbook.resolve_full_refetch()
+            plan = content_plan(context, pipeline, full)
             source = gitbook.build_source(
-                warn=context.log.warning, on_page=progress.page, access=access
+                warn=context.log.warning, on_page=progress.page, access=access, content_plan=plan
             )
             # Enough extract workers for every request slot the source may use.
             dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
-            pipeline = warehouse.build_pipeline(progress=progress)
-            yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
+            results = list(
+                run_source(context, dlt, translator, source, pipeline, warehouse, access)
+            )
+            if plan is not None:
+                context.log.info(plan.describe())
+            yield from results
 
     return gitbook_assets
 
