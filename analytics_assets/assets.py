@@ -1,7 +1,7 @@
 """The GitBook assets: one dlt pipeline run materializes any subset of the seven tables."""
 
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -21,6 +21,7 @@ from dlt.extract.source import DltSource
 from analytics_assets.empty_tables import create_missing_tables
 from analytics_assets.failures import explained_failures
 from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
+from analytics_assets.gitbook.history import HISTORIES, history_source
 from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
@@ -34,6 +35,8 @@ ASSETS_NAME = "gitbook"
 # Materialization metadata: what a sync read per parent, and the parents GitBook refused.
 COVERAGE_KEY = "gitbook/coverage"
 REFUSED_KEY = "gitbook/refused"
+# The time a history table's versions opened and closed at in this run (the sync's start).
+HISTORY_AS_OF_KEY = "gitbook/history_as_of"
 # Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
 CONCURRENCY_POOL = "gitbook_dlt_pipeline"
 
@@ -69,7 +72,8 @@ def source_template() -> DltSource:
 
     # Built directly rather than through `@dlt.source`, which would start dlt's runtime (and
     # its HTTP stack) just to describe six tables.
-    resources = [dlt_resource([], name=spec.name) for spec in RESOURCES]
+    names = [spec.name for spec in RESOURCES] + [history.name for history in HISTORIES]
+    resources = [dlt_resource([], name=name) for name in names]
     return DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
 
 
@@ -99,22 +103,39 @@ def build_gitbook_assets(
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
         with explained_failures(gitbook.attempts()):
+            as_of = datetime.now(timezone.utc)
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
             pipeline = warehouse.build_pipeline(progress=progress)
-            full = config.full_refetch or gitbook.resolve_full_refetch()
-            plan = content_plan(context, pipeline, full)
-            source = gitbook.build_source(
-                warn=context.log.warning, on_page=progress.page, access=access, content_plan=plan
-            )
-            # Enough extract workers for every request slot the source may use.
-            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
-            results = list(
-                run_source(context, dlt, translator, source, pipeline, warehouse, access)
-            )
-            if plan is not None:
-                context.log.info(plan.describe())
-            yield from results
+            selected = {key.path[-1] for key in context.selected_asset_keys}
+            current = selected & {spec.name for spec in RESOURCES}
+            if current:
+                full = config.full_refetch or gitbook.resolve_full_refetch()
+                plan = content_plan(context, pipeline, full)
+                source = gitbook.build_source(
+                    warn=context.log.warning,
+                    on_page=progress.page,
+                    access=access,
+                    content_plan=plan,
+                )
+                # Enough extract workers for every request slot the source may use.
+                dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
+                if plan is not None:
+                    context.log.info(plan.describe())
+            histories = [history for history in HISTORIES if history.name in selected]
+            if histories:
+                # Only after the current tables loaded: a failed sync closes no interval.
+                reads = {
+                    history.current.name: access.read(history.current.name) for history in histories
+                }
+                resources = history_source(pipeline, histories, current, reads, as_of)
+                history = DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
+                stamp = {HISTORY_AS_OF_KEY: MetadataValue.timestamp(as_of)}
+                extra = {h.name: stamp for h in histories}
+                yield from run_source(
+                    context, dlt, translator, history, pipeline, warehouse, access, extra
+                )
 
     return gitbook_assets
 
@@ -127,6 +148,7 @@ def run_source(
     pipeline: Pipeline,
     warehouse: WarehouseResource,
     access: "Access",
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Load `source` through dagster-dlt, create the selected tables that are still missing
     (empty is a valid state), then add the destination's row counts and table names, and what
@@ -152,7 +174,10 @@ def run_source(
     ]
     if created := create_missing_tables(pipeline, selected, file_format):
         context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
-    coverage = {table: coverage_metadata(access, table) for table in tables.values()}
+    coverage = {
+        table: {**coverage_metadata(access, table), **(extra or {}).get(table, {})}
+        for table in tables.values()
+    }
     yield from with_destination_metadata(results, pipeline, tables, coverage)  # type: ignore[arg-type]
 
 

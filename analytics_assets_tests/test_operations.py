@@ -65,7 +65,7 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
     # Asset jobs run the checks of what they select.
     assert {node.name for node in full.nodes} == {"gitbook"} | {f"{t}_checks" for t in TABLES}
     assert "users_checks" not in {node.name for node in traffic.nodes}
-    assert len(graph.asset_check_keys) == 41
+    assert len(graph.asset_check_keys) == 50
     # The partitioned site insights have a job of their own, with their checks.
     insights = definitions.resolve_job_def("gitbook_site_insights_sync")
     assert insights.asset_layer.selected_asset_keys == {key("site_insights_daily")}

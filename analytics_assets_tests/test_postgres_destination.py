@@ -60,7 +60,7 @@ def test_full_sync_and_checks_on_postgres_match_duckdb(
         assert primary_keys(pg_runner.warehouse, table) == primary_keys(runner.warehouse, table)
 
     evaluations = on_postgres.get_asset_check_evaluations()
-    assert len(evaluations) == 35  # every unpartitioned table's checks
+    assert len(evaluations) == 44  # every unpartitioned table's checks
     assert failed_checks(evaluations) == []
 
     events = {m.asset_key: m for m in on_postgres.asset_materializations_for_node("gitbook")}
@@ -124,7 +124,7 @@ def test_gate_from_env_loads_into_postgres(
 
     assert gate.main(["--warehouse-from-env"]) == 0
 
-    assert "41 checks: 0 ERROR failures" in capsys.readouterr().out
+    assert "50 checks: 0 ERROR failures" in capsys.readouterr().out
     warehouse = PostgresWarehouse(postgres_url, Path("unused"))
     assert warehouse.count("organizations") == len(Dataset.demo().organizations)
 

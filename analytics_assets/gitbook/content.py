@@ -48,9 +48,9 @@ _IS_MARKER = f"id IN ('{FETCHED}', '{LISTED}')"
 def _scope(state_column: str) -> str:
     """Destination rows a load replaces: spaces fetched now, and spaces no longer listed."""
     return (
-        f"space_id IN (SELECT space_id FROM {{staging_table}} WHERE {state_column} = '{FETCHED}')"
+        f"(space_id IN (SELECT space_id FROM {{staging_table}} WHERE {state_column} = '{FETCHED}')"
         f" OR space_id NOT IN (SELECT space_id FROM {{staging_table}}"
-        f" WHERE {state_column} IN ('{FETCHED}', '{LISTED}'))"
+        f" WHERE {state_column} IN ('{FETCHED}', '{LISTED}')))"
     )
 
 
