@@ -59,6 +59,9 @@ EXPECTED_PARENTS = {
     "content": {"spaces"},
     "insights_traffic": {"spaces"},
     "site_insights_daily": {"sites"},
+    "org_members_history": {"org_members"},
+    "spaces_history": {"spaces"},
+    "sites_history": {"sites"},
 }
 
 
