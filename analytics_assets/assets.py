@@ -60,7 +60,7 @@ def content_plan(
     if full:
         context.log.info("Content: a full re-fetch was asked for; every space is fetched.")
         return ContentPlan(full=True)
-    return ContentPlan(loaded=loaded_revisions(pipeline))
+    return ContentPlan(loaded=lambda: loaded_revisions(pipeline))
 
 
 def source_template() -> DltSource:

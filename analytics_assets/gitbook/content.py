@@ -73,11 +73,12 @@ REVISIONS_WRITE_DISPOSITION: TWriteDispositionConfig = {
 class ContentPlan:
     """Which spaces a run fetches, and what it did; thread-safe (extract workers share it).
 
-    `loaded` maps space id to the revision whose pages are complete in the destination;
-    `full` fetches every space whatever its revision.
+    `loaded` maps space id to the revision whose pages are complete in the destination, or is
+    a function that reads it, called once when the first space is listed (so the warehouse is
+    not opened before GitBook has answered); `full` fetches every space whatever its revision.
     """
 
-    loaded: Mapping[str, str] = field(default_factory=dict)
+    loaded: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
     full: bool = False
     fetched: int = 0
     unchanged: int = 0
@@ -86,7 +87,13 @@ class ContentPlan:
 
     def wants(self, space: Mapping[str, Any]) -> bool:
         revision = space.get("revision")
-        return self.full or revision is None or self.loaded.get(str(space["id"])) != revision
+        if self.full or revision is None:
+            return True
+        with self._lock:
+            if callable(self.loaded):
+                self.loaded = self.loaded()
+            loaded = self.loaded
+        return loaded.get(str(space["id"])) != revision
 
     def count(self, outcome: str) -> None:
         with self._lock:

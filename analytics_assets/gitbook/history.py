@@ -86,7 +86,13 @@ HISTORIES_BY_NAME = {history.name: history for history in HISTORIES}
 
 
 def _literals(values: Sequence[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(values))
+    """SQL string literals; braces doubled, because dlt `str.format`s the scope."""
+
+    def literal(value: str) -> str:
+        escaped = value.replace("'", "''").replace("{", "{{").replace("}", "}}")
+        return f"'{escaped}'"
+
+    return ", ".join(literal(value) for value in sorted(values))
 
 
 def closable_scope(history: History, read: tuple[set[str], set[str]] | None) -> str:
