@@ -1,10 +1,16 @@
 """The GitBook assets: one dlt pipeline run materializes any subset of the seven tables."""
 
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+)
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import Pipeline
 from dlt import config as dlt_config
@@ -14,7 +20,9 @@ from dlt.extract.source import DltSource
 
 from analytics_assets.empty_tables import create_missing_tables
 from analytics_assets.failures import explained_failures
-from analytics_assets.gitbook.settings import RESOURCES, SOURCE_NAME
+from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
+from analytics_assets.gitbook.history import HISTORIES, history_source
+from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
 from analytics_assets.load_metadata import with_destination_metadata
 from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.resources import GitBookResource, WarehouseResource
@@ -27,8 +35,32 @@ ASSETS_NAME = "gitbook"
 # Materialization metadata: what a sync read per parent, and the parents GitBook refused.
 COVERAGE_KEY = "gitbook/coverage"
 REFUSED_KEY = "gitbook/refused"
+# The time a history table's versions opened and closed at in this run (the sync's start).
+HISTORY_AS_OF_KEY = "gitbook/history_as_of"
 # Two runs must never write the same dlt pipeline at once; runs of these assets share this pool.
 CONCURRENCY_POOL = "gitbook_dlt_pipeline"
+
+
+class SyncConfig(Config):
+    """Run config of the `gitbook` assets (`ops: {gitbook: {config: ...}}`)."""
+
+    full_refetch: bool = False
+    """Fetch every space's content whatever its revision (also GITBOOK_FULL_REFETCH=true)."""
+
+
+def content_plan(
+    context: AssetExecutionContext, pipeline: Pipeline, full: bool
+) -> ContentPlan | None:
+    """Which spaces' content this run fetches: those whose revision differs from the loaded one.
+
+    None when `content` is not selected. The loaded revisions are read from the destination.
+    """
+    if asset_key(CONTENT.name) not in context.selected_asset_keys:
+        return None
+    if full:
+        context.log.info("Content: a full re-fetch was asked for; every space is fetched.")
+        return ContentPlan(full=True)
+    return ContentPlan(loaded=lambda: loaded_revisions(pipeline))
 
 
 def source_template() -> DltSource:
@@ -40,7 +72,8 @@ def source_template() -> DltSource:
 
     # Built directly rather than through `@dlt.source`, which would start dlt's runtime (and
     # its HTTP stack) just to describe six tables.
-    resources = [dlt_resource([], name=spec.name) for spec in RESOURCES]
+    names = [spec.name for spec in RESOURCES] + [history.name for history in HISTORIES]
+    resources = [dlt_resource([], name=name) for name in names]
     return DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
 
 
@@ -64,20 +97,45 @@ def build_gitbook_assets(
     )
     def gitbook_assets(
         context: AssetExecutionContext,
+        config: SyncConfig,
         dlt: DagsterDltResource,
         gitbook: GitBookResource,
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
         with explained_failures(gitbook.attempts()):
+            as_of = datetime.now(timezone.utc)
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
-            source = gitbook.build_source(
-                warn=context.log.warning, on_page=progress.page, access=access
-            )
-            # Enough extract workers for every request slot the source may use.
-            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             pipeline = warehouse.build_pipeline(progress=progress)
-            yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
+            selected = {key.path[-1] for key in context.selected_asset_keys}
+            current = selected & {spec.name for spec in RESOURCES}
+            if current:
+                full = config.full_refetch or gitbook.resolve_full_refetch()
+                plan = content_plan(context, pipeline, full)
+                source = gitbook.build_source(
+                    warn=context.log.warning,
+                    on_page=progress.page,
+                    access=access,
+                    content_plan=plan,
+                )
+                # Enough extract workers for every request slot the source may use.
+                dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
+                yield from run_source(context, dlt, translator, source, pipeline, warehouse, access)
+                if plan is not None:
+                    context.log.info(plan.describe())
+            histories = [history for history in HISTORIES if history.name in selected]
+            if histories:
+                # Only after the current tables loaded: a failed sync closes no interval.
+                reads = {
+                    history.current.name: access.read(history.current.name) for history in histories
+                }
+                resources = history_source(pipeline, histories, current, reads, as_of)
+                history = DltSource(Schema(SOURCE_NAME), SOURCE_NAME, resources)
+                stamp = {HISTORY_AS_OF_KEY: MetadataValue.timestamp(as_of)}
+                extra = {h.name: stamp for h in histories}
+                yield from run_source(
+                    context, dlt, translator, history, pipeline, warehouse, access, extra
+                )
 
     return gitbook_assets
 
@@ -90,6 +148,7 @@ def run_source(
     pipeline: Pipeline,
     warehouse: WarehouseResource,
     access: "Access",
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Load `source` through dagster-dlt, create the selected tables that are still missing
     (empty is a valid state), then add the destination's row counts and table names, and what
@@ -115,7 +174,10 @@ def run_source(
     ]
     if created := create_missing_tables(pipeline, selected, file_format):
         context.log.info(f"Created empty tables (no rows yet): {', '.join(created)}")
-    coverage = {table: coverage_metadata(access, table) for table in tables.values()}
+    coverage = {
+        table: {**coverage_metadata(access, table), **(extra or {}).get(table, {})}
+        for table in tables.values()
+    }
     yield from with_destination_metadata(results, pipeline, tables, coverage)  # type: ignore[arg-type]
 
 

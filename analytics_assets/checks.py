@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from analytics_assets.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
+from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
 from analytics_assets.gitbook.settings import TABLES, ResourceSpec
 from analytics_assets.operations import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
 from analytics_assets.quality import (
@@ -29,7 +30,10 @@ from analytics_assets.quality import (
     column_mismatches,
     invalid_counts,
     invalid_traffic,
+    open_version_repeats,
+    open_versions_differ,
     orphans,
+    overlapping_versions,
     primary_key_violations,
     row_count,
     stale_load,
@@ -70,8 +74,42 @@ class Check:
     rule: Rule | None  # None: evaluated from the destination's column metadata
 
 
+def history_checks(history: History) -> list[Check]:
+    """What keeps a history table's intervals meaningful."""
+    key, name, current = history.key, history.name, history.current.name
+    error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
+    return [
+        Check(
+            "one_open_version_per_key",
+            f"At most one version of each ({', '.join(key)}) has a null {VALID_TO}; two would "
+            "count a member, space or site twice on any later date.",
+            error,
+            True,
+            lambda i: open_version_repeats(i.db, name, key, VALID_TO),
+        ),
+        Check(
+            "versions_do_not_overlap",
+            "No version ends before it starts, and no two versions of one key overlap; "
+            "a query for a past date then finds at most one.",
+            error,
+            False,
+            lambda i: overlapping_versions(i.db, name, key, VALID_FROM, VALID_TO),
+        ),
+        Check(
+            "open_versions_match_current_table",
+            f"The open versions are exactly the keys of {current}; a refused organization or "
+            "a run that loaded one without the other leaves them apart until the next full sync.",
+            warn,
+            False,
+            lambda i: open_versions_differ(i.db, name, current, key, VALID_TO),
+        ),
+    ]
+
+
 def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
     """Every check that guards `spec`'s table."""
+    if spec.name in {history.name for history in HISTORIES}:
+        return history_checks(next(h for h in HISTORIES if h.name == spec.name))
     error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
     key = ", ".join(spec.primary_key)
     window = ops.freshness_window_for(spec.name)
@@ -255,4 +293,5 @@ def build_table_checks(
 def build_checks(
     ops: OperationsConfig, clock: Callable[[], datetime] | None = None
 ) -> list[AssetChecksDefinition]:
-    return [build_table_checks(spec, ops, clock) for spec in TABLES]
+    specs = [*TABLES, *(history.spec for history in HISTORIES)]
+    return [build_table_checks(spec, ops, clock) for spec in specs]

@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
 from analytics_assets.checks import build_checks
+from analytics_assets.gitbook.history import HISTORIES
 from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY
 from analytics_assets.jobs import (
     gitbook_full_sync_job,
@@ -26,6 +27,8 @@ from analytics_assets.site_insights_assets import (
 
 def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Definitions:
     windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
+    # A history is as fresh as the sync that loads its current table.
+    windows |= {h.name: ops.freshness_window_for(h.current.name) for h in HISTORIES}
     return Definitions(
         assets=[
             build_gitbook_assets(

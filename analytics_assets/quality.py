@@ -192,3 +192,44 @@ def stale_traffic(db: Tables, table: str, max_age: timedelta) -> Finding:
     age = loaded_at - newest
     detail = f"newest point {newest.isoformat()} was {age} old when loaded (max {max_age})"
     return Finding(int(age > max_age), [newest.isoformat()], detail)
+
+
+def open_version_repeats(db: Tables, table: str, key: Sequence[str], valid_to: str) -> Finding:
+    """Keys with more than one open version (a version whose `valid_to` is null)."""
+    if missing := db.missing(table):
+        return missing
+    cols = ", ".join(db.col(k) for k in key)
+    rows = db.rows(
+        f"select {cols}, count(*) from {db.table(table)} where {db.col(valid_to)} is null "
+        f"group by {cols} having count(*) > 1"
+    )
+    return Finding(len(rows), [[_plain(v) for v in row[:-1]] for row in rows[:EXAMPLE_LIMIT]])
+
+
+def overlapping_versions(
+    db: Tables, table: str, key: Sequence[str], valid_from: str, valid_to: str
+) -> Finding:
+    """Versions that end before they start, or overlap a later version of the same key."""
+    if missing := db.missing(table):
+        return missing
+    same = " and ".join(f"a.{db.col(k)} = b.{db.col(k)}" for k in key)
+    start, end = db.col(valid_from), db.col(valid_to)
+    rows = db.rows(
+        f"select {', '.join(f'a.{db.col(k)}' for k in key)} from {db.table(table)} a "
+        f"where a.{end} < a.{start} or exists (select 1 from {db.table(table)} b where {same} "
+        f"and b.{start} > a.{start} and (a.{end} is null or a.{end} > b.{start}))"
+    )
+    return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])
+
+
+def open_versions_differ(
+    db: Tables, history: str, current: str, key: Sequence[str], valid_to: str
+) -> Finding:
+    """Keys open in the history but absent from the current table, or the other way round."""
+    if missing := db.missing(history) or db.missing(current):
+        return missing
+    cols = ", ".join(db.col(k) for k in key)
+    opened = f"select {cols} from {db.table(history)} where {db.col(valid_to)} is null"
+    now = f"select {cols} from {db.table(current)}"
+    rows = db.rows(f"({opened} except {now}) union all ({now} except {opened})")
+    return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])

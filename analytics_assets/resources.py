@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dlt.extract.source import DltSource
 
     from analytics_assets.gitbook.access import Access
+    from analytics_assets.gitbook.content import ContentPlan
     from analytics_assets.gitbook.failed_days import FailedDays
 
 from analytics_assets.gitbook.settings import (
@@ -39,6 +40,7 @@ INSECURE_HTTP_ENV = "GITBOOK_ALLOW_INSECURE_HTTP"
 MAX_CONCURRENCY_ENV = "GITBOOK_MAX_CONCURRENCY"
 PAGE_SIZE_ENV = "GITBOOK_PAGE_SIZE"
 MAX_RATE_LIMIT_WAIT_ENV = "GITBOOK_MAX_RATE_LIMIT_WAIT_SECONDS"
+FULL_REFETCH_ENV = "GITBOOK_FULL_REFETCH"
 DESTINATION_ENV = "ANALYTICS_DESTINATION"
 DUCKDB_PATH_ENV = "ANALYTICS_DUCKDB_PATH"
 PIPELINES_DIR_ENV = "ANALYTICS_DLT_PIPELINES_DIR"
@@ -128,6 +130,13 @@ class GitBookResource(ConfigurableResource):
             "sync what the token may read and say what it may not."
         ),
     )
+    full_refetch: bool | None = Field(
+        default=None,
+        description=(
+            f"Fetch every space's content whatever its revision; falls back to "
+            f"${FULL_REFETCH_ENV}. Off: only new and edited spaces are fetched."
+        ),
+    )
     allow_insecure_http: bool | None = Field(
         default=None,
         description=(
@@ -172,6 +181,9 @@ class GitBookResource(ConfigurableResource):
     def resolve_allow_insecure_http(self) -> bool | None:
         return _flag(self.allow_insecure_http, INSECURE_HTTP_ENV)
 
+    def resolve_full_refetch(self) -> bool:
+        return bool(_flag(self.full_refetch, FULL_REFETCH_ENV))
+
     def build_access(self, warn: Callable[[str], None]) -> "Access":
         """One sync's record of what GitBook refused, strict when full access is required."""
         from analytics_assets.gitbook.access import Access
@@ -210,16 +222,20 @@ class GitBookResource(ConfigurableResource):
         warn: Callable[[str], None] | None = None,
         on_page: Callable[[str], None] | None = None,
         access: "Access | None" = None,
+        content_plan: "ContentPlan | None" = None,
     ) -> "DltSource":
         """A fresh source for one run (dagster-dlt mutates a reused source's schema).
 
         `warn` receives warnings meant for the run log, such as a skipped deleted space;
-        `on_page` the name of the resource each fetched page belongs to.
+        `on_page` the name of the resource each fetched page belongs to; `content_plan` which
+        spaces' content to fetch (default: all).
         """
         from analytics_assets.gitbook import gitbook_source
 
         space_ids = self.resolve_space_ids()
         kwargs = self._source_kwargs(warn, on_page, access)
+        if content_plan is not None:
+            kwargs["content_plan"] = content_plan
         return gitbook_source(**kwargs, **({"space_ids": space_ids} if space_ids else {}))
 
     def build_site_insights_source(

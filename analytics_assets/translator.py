@@ -17,9 +17,11 @@ from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from analytics_assets.gitbook.history import HISTORIES
 from analytics_assets.gitbook.settings import DATASET_NAME, RESOURCES_BY_NAME, ResourceSpec
 
 KEY_PREFIX = "gitbook"
+HISTORY_SPECS = {history.name: history.spec for history in HISTORIES}
 GROUP_NAME = "gitbook"
 
 
@@ -63,7 +65,8 @@ class GitBookTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         default = super().get_asset_spec(data)
-        spec = RESOURCES_BY_NAME[data.resource.name]
+        name = data.resource.name
+        spec = RESOURCES_BY_NAME[name] if name in RESOURCES_BY_NAME else HISTORY_SPECS[name]
         metadata = {
             **default.metadata,
             **TableMetadataSet(

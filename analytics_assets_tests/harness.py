@@ -25,6 +25,7 @@ from analytics_assets.resources import (
     BASE_URL_ENV,
     DESTINATION_ENV,
     DUCKDB_PATH_ENV,
+    FULL_REFETCH_ENV,
     PIPELINES_DIR_ENV,
     SPACE_IDS_ENV,
     TOKEN_ENV,
@@ -45,6 +46,7 @@ SETTINGS_ENV = (
     DESTINATION_ENV,
     DUCKDB_PATH_ENV,
     PIPELINES_DIR_ENV,
+    FULL_REFETCH_ENV,
 )
 
 # The asset graph: each table and the tables it hangs off.
@@ -57,6 +59,9 @@ EXPECTED_PARENTS = {
     "content": {"spaces"},
     "insights_traffic": {"spaces"},
     "site_insights_daily": {"sites"},
+    "org_members_history": {"org_members"},
+    "spaces_history": {"spaces"},
+    "sites_history": {"sites"},
 }
 
 
@@ -154,6 +159,7 @@ class Runner:
         raise_on_error: bool = True,
         with_checks: bool = False,
         extra_assets: Sequence[AssetsDefinition] = (),
+        run_config: dict[str, Any] | None = None,
         **gitbook_overrides: Any,
     ) -> ExecuteInProcessResult:
         assets = build_gitbook_assets()
@@ -165,6 +171,7 @@ class Runner:
             instance=self.instance,
             resources=self.resources(**gitbook_overrides),
             raise_on_error=raise_on_error,
+            run_config=run_config,
         )
 
 

@@ -85,7 +85,7 @@ def sync_twice(api: FakeGitBookAPI, runner: Runner, **expected_overrides: int) -
     for attempt in ("first sync", "re-sync"):
         full = run_full_sync(gitbook, warehouse, instance=runner.instance)
         assert full.success, f"{attempt}: {failure_message(full)}"
-        assert len(full.get_asset_check_evaluations()) == 35
+        assert len(full.get_asset_check_evaluations()) == 44
         assert failed_checks(full) == expected_warnings(dataset), attempt
         # Every table exists, with exactly what the API serves (zero rows included).
         assert runner.warehouse.tables() >= set(TABLES)
@@ -148,4 +148,4 @@ def test_the_ci_gate_passes_on_a_sparse_account(
 
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "41 checks: 0 ERROR failures" in out and "Gate: pass" in out
+    assert "50 checks: 0 ERROR failures" in out and "Gate: pass" in out

@@ -55,7 +55,7 @@ def test_every_check_passes_on_a_clean_sync(runner: Runner) -> None:
     result = runner.materialize(with_checks=True)
 
     results = evaluations(result)
-    assert len(results) == 35  # every unpartitioned table's checks
+    assert len(results) == 44  # every unpartitioned table's checks
     assert [key for key, e in results.items() if not e.passed] == []
 
 

@@ -29,4 +29,4 @@ def test_demo_runs_the_main_job_and_prints_rows_per_table(
     for table, count in Dataset.demo().expected_row_counts(traffic=False).items():
         assert rows[table] == count
     assert rows["site_insights_daily"] == Dataset.demo().expected_site_insight_rows(recent_days())
-    assert "Asset checks: 41 of 41 passed." in printed
+    assert "Asset checks: 50 of 50 passed." in printed

@@ -171,7 +171,8 @@ def test_multiprocess_sync_is_recorded_in_postgres(
     assert blocked[0][0] > 0
 
     expected = dataset.expected_row_counts()
-    assert set(expected) == {key.path[-1] for key in assets}
+    histories = {"org_members_history", "spaces_history", "sites_history"}
+    assert set(expected) == {key.path[-1] for key in assets} - histories
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         rows = {
             t: con.execute(f"select count(*) from gitbook.{t}").fetchall()[0][0] for t in expected

@@ -23,7 +23,7 @@ def test_gate_passes_on_the_bundled_api(capsys: pytest.CaptureFixture[str]) -> N
 
     printed = capsys.readouterr().out
     results = result_lines(printed)
-    assert len(results) == 41 and set(results.values()) == {"pass"}
+    assert len(results) == 50 and set(results.values()) == {"pass"}
     assert "Gate: pass." in printed
 
 

@@ -164,24 +164,33 @@ def test_a_subset_never_empties_or_replaces_tables_it_did_not_select(
     assert after["org_members"] == comparable(before)["org_members"]
 
 
-def test_a_parent_deleted_mid_run_takes_its_children_with_it(
+def test_a_space_deleted_mid_run_keeps_its_pages_until_it_is_no_longer_listed(
     runner: Runner, fake_api: FakeGitBookAPI
 ) -> None:
     runner.materialize()
     gone = "acme-handbook"
-    assert runner.warehouse.query("select count(*) from gitbook.content where space_id = ?", [gone])
-    # Listed, then deleted before its content was fetched: GitBook answers 404.
+    pages = runner.warehouse.query("select id from gitbook.content where space_id = ?", [gone])
+    assert pages
+    # Listed, then deleted before its content was fetched: GitBook answers 404. The run cannot
+    # tell a deletion from a refusal here, and `spaces` still lists it: its pages stay.
     fake_api.add_fault(
         Fault(route=SPACE_CONTENT, match_path=f"/v1/spaces/{gone}/content", status=404, times=None)
     )
 
-    result = runner.materialize()
+    result = runner.materialize(full_refetch=True)
 
     assert result.success
+    assert fake_api.requests_to(f"/v1/spaces/{gone}/content")
+    kept = runner.warehouse.query("select id from gitbook.content where space_id = ?", [gone])
+    assert sorted(kept) == sorted(pages)
+
+    # The next sync no longer lists it: its pages go with it.
+    fake_api.dataset = fake_api.dataset.without(spaces=[gone])
+    assert runner.materialize().success
     content = runner.warehouse.query("select distinct space_id from gitbook.content")
     assert gone not in {row[0] for row in content}
     with_pages = [s for s in fake_api.dataset.spaces if fake_api.dataset.pages_of(s["id"])]
-    assert len(content) == len(with_pages) - 1
+    assert len(content) == len(with_pages)
 
 
 def test_configured_space_ids_mirror_only_those_spaces(

@@ -56,16 +56,19 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
     full = definitions.resolve_job_def("gitbook_full_sync")
     traffic = definitions.resolve_job_def("gitbook_traffic_sync")
 
-    assert full.asset_layer.selected_asset_keys == {key(t) for t in TABLES}
+    histories = ("org_members_history", "spaces_history", "sites_history")
+    assert full.asset_layer.selected_asset_keys == {key(t) for t in (*TABLES, *histories)}
     assert traffic.asset_layer.selected_asset_keys == {
         key("organizations"),
         key("spaces"),
         key("insights_traffic"),
     }
     # Asset jobs run the checks of what they select.
-    assert {node.name for node in full.nodes} == {"gitbook"} | {f"{t}_checks" for t in TABLES}
+    assert {node.name for node in full.nodes} == {"gitbook"} | {
+        f"{t}_checks" for t in (*TABLES, *histories)
+    }
     assert "users_checks" not in {node.name for node in traffic.nodes}
-    assert len(graph.asset_check_keys) == 41
+    assert len(graph.asset_check_keys) == 50
     # The partitioned site insights have a job of their own, with their checks.
     insights = definitions.resolve_job_def("gitbook_site_insights_sync")
     assert insights.asset_layer.selected_asset_keys == {key("site_insights_daily")}
@@ -106,7 +109,8 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "gitbook_hourly_site_insights_today",
         "gitbook_daily_site_insights_close_day",
     }
-    checks_per_table = {t: 0 for t in (*TABLES, "site_insights_daily")}
+    histories = ("org_members_history", "spaces_history", "sites_history")
+    checks_per_table = {t: 0 for t in (*TABLES, "site_insights_daily", *histories)}
     for check_key in graph.asset_check_keys:
         checks_per_table[check_key.asset_key.path[-1]] += 1
     assert checks_per_table == {
@@ -118,6 +122,7 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "content": 5,
         "insights_traffic": 7,
         "site_insights_daily": 6,
+        **dict.fromkeys(histories, 3),
     }
 
 

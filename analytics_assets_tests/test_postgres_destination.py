@@ -60,7 +60,7 @@ def test_full_sync_and_checks_on_postgres_match_duckdb(
         assert primary_keys(pg_runner.warehouse, table) == primary_keys(runner.warehouse, table)
 
     evaluations = on_postgres.get_asset_check_evaluations()
-    assert len(evaluations) == 35  # every unpartitioned table's checks
+    assert len(evaluations) == 44  # every unpartitioned table's checks
     assert failed_checks(evaluations) == []
 
     events = {m.asset_key: m for m in on_postgres.asset_materializations_for_node("gitbook")}
@@ -78,7 +78,7 @@ def test_rerun_on_postgres_replaces_without_duplicates(pg_runner: Runner, datase
 
     assert {table: primary_keys(pg_runner.warehouse, table) for table in TABLES} == before
     loads = pg_runner.warehouse.query("select count(*) from gitbook._dlt_loads")[0][0]
-    assert loads == 2
+    assert loads == 4  # each run: the tables, then the history tables
 
 
 def test_checks_read_postgres_itself(pg_runner: Runner) -> None:
@@ -124,7 +124,7 @@ def test_gate_from_env_loads_into_postgres(
 
     assert gate.main(["--warehouse-from-env"]) == 0
 
-    assert "41 checks: 0 ERROR failures" in capsys.readouterr().out
+    assert "50 checks: 0 ERROR failures" in capsys.readouterr().out
     warehouse = PostgresWarehouse(postgres_url, Path("unused"))
     assert warehouse.count("organizations") == len(Dataset.demo().organizations)
 

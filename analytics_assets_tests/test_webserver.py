@@ -29,7 +29,7 @@ from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
 
 # The graph as a user should see it; update these together when an asset, check or schedule is
 # added (the row counts follow Dataset.expected_row_counts()).
-EXPECTED_CHECK_COUNT = 41
+EXPECTED_CHECK_COUNT = 50
 EXPECTED_SCHEDULES = {
     "gitbook_daily_full_sync": ("0 3 * * *", "gitbook_full_sync"),
     "gitbook_hourly_traffic_sync": ("15 * * * *", "gitbook_traffic_sync"),

@@ -42,6 +42,7 @@ class Access:
         self._asked: dict[str, set[str]] = {}
         self._refused: dict[str, dict[str, str]] = {}
         self._parents: dict[str, str] = {}
+        self._skipped: dict[str, set[str]] = {}
 
     def asked(self, resource: str, parent: str, parent_id: str) -> None:
         """The sync asked for `resource` of this parent (or decided from its permissions)."""
@@ -69,6 +70,22 @@ class Access:
                 f"Syncing everything else; '{resource}' holds no rows of it after this sync. "
                 f"Set {REQUIRE_FULL_ACCESS_ENV}=true to fail instead."
             )
+
+    def skip(self, resource: str, parent: str, parent_id: str) -> None:
+        """GitBook no longer found this parent (404 after it was listed): nothing was read."""
+        self.asked(resource, parent, parent_id)
+        with self._lock:
+            self._skipped.setdefault(resource, set()).add(parent_id)
+
+    def read(self, resource: str) -> tuple[set[str], set[str]] | None:
+        """(parents asked, parents read completely) for `resource`; None if never asked per
+        parent. The history tables retire rows only under parents read completely."""
+        with self._lock:
+            if resource not in self._asked:
+                return None
+            asked = set(self._asked[resource])
+            unread = set(self._refused.get(resource, {})) | self._skipped.get(resource, set())
+            return asked, asked - unread
 
     def coverage(self, resource: str) -> Coverage | None:
         """None when the sync never asked for `resource` per parent."""

@@ -214,6 +214,8 @@ def response_guard(
                 )
             raise IgnoreResponseException()
         if response.status_code == 404 and skip_not_found:
+            if access is not None and spec is not None and spec.parent and parent_id is not None:
+                access.skip(resource, spec.parent, parent_id)
             warn(
                 f"GitBook answered HTTP 404 for resource '{resource}' at {method} {path}; its "
                 "parent was probably deleted after it was listed. Skipping it; the sync goes on."

@@ -10,17 +10,19 @@ from typing import Any
 import dlt
 from dlt.common.schema.typing import TSchemaContract
 from dlt.extract.resource import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import RESTAPIConfig
 from requests import Session
 
 from analytics_assets.gitbook.access import Access
+from analytics_assets.gitbook.content import ContentPlan, content_resource
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
 from analytics_assets.gitbook.rows import (
     first_of_each_key,
-    flatten_page_tree,
     rename_parent_key,
     space_organization_id,
     unwrap_data_envelope,
@@ -28,6 +30,7 @@ from analytics_assets.gitbook.rows import (
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
     CONFIGURED_SPACES_RESOURCE,
+    CONTENT,
     DEFAULT_BASE_URL,
     MAX_CONCURRENCY,
     MAX_PAGES_PER_REQUEST_CHAIN,
@@ -53,7 +56,6 @@ EXTRA_STEPS: dict[str, list[dict[str, Any]]] = {
     # Their ids are placed in child paths: encode them there, load them unchanged.
     "organizations": [{"map": encode_id}],
     "spaces": [{"map": encode_id}],
-    "content": [{"yield_map": flatten_page_tree}],
 }
 
 
@@ -178,6 +180,8 @@ def build_rest_api_config(
     )
     resources: list[Any] = []
     for spec in RESOURCES:
+        if spec is CONTENT:
+            continue  # fetched by revision (`content.py`), not listed here
         if spec is SPACES and space_ids:
             *seeds, resource = _spaces_by_id(space_ids, policy)
             resources.extend(seeds)
@@ -263,6 +267,7 @@ def gitbook_source(
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
     access: Access | None = None,
+    content_plan: ContentPlan | None = None,
 ) -> list[DltResource]:
     """GitBook users, organizations, spaces, members, content and traffic.
 
@@ -284,8 +289,11 @@ def gitbook_source(
         on_page: Called with the resource name for every page fetched (progress reporting).
         access: Records what the token is refused (403, `listMembers: false`) and whether a
             refusal fails the sync; by default refusals are skipped with a warning.
+        content_plan: Which spaces' content to fetch (by revision) and the run's tally; by
+            default every space is fetched.
     """
     access = access or Access(warn=warn)
+    content_plan = content_plan or ContentPlan(full=True)
     config = build_rest_api_config(
         access_token=access_token,
         base_url=base_url,
@@ -309,7 +317,27 @@ def gitbook_source(
         listing_members(access)
     )
     by_name[ORG_MEMBERS.name].pipe_data_from(by_name[ORGANIZATIONS.name] | listable)
-    return [*resources, listable]
+    client = config["client"]
+    guard = response_guard(
+        CONTENT.name,
+        data_selector=CONTENT.data_selector,
+        attempts=max_retries + 1,
+        # A space deleted after it was listed is skipped with a warning, like other children.
+        skip_not_found=True,
+        warn=warn,
+        on_page=on_page,
+        spec=CONTENT,
+        access=access,
+    )
+    rest_client = RESTClient(
+        base_url=client["base_url"],
+        auth=BearerTokenAuth(access_token),
+        session=client["session"],
+    )
+    planned = content_resource(
+        by_name[SPACES.name], rest_client, guard, content_plan, max_pages=max_pages
+    )
+    return [*resources, *planned, listable]
 
 
 def listing_members(access: Access) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
