@@ -30,6 +30,7 @@ from analytics_assets.definitions import build_definitions
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.site_insights_source import replaced_scope
 from analytics_assets.operations import OperationsConfig
 from analytics_assets.site_insights_assets import (
     build_site_insights_assets,
@@ -450,3 +451,27 @@ def test_unpublished_sites_cost_no_request_and_keep_their_rows(
     assert load(runner, DAY).success
     assert site in posted_sites(runner)
     assert loaded_day(runner, DAY) == expected_day(runner.api.dataset, DAY)
+
+
+def test_the_replaced_scope_survives_dlts_format_for_any_site_id() -> None:
+    odd = "site{0}'s"  # dlt str.formats the scope: braces and quotes must both be escaped
+    scope = replaced_scope([DAY], [odd, "plain"], unpublished=[odd])
+
+    expanded = scope.format(table="t", staging_table="s")
+
+    assert expanded == (
+        "(day IN ('2024-06-30') AND site_id NOT IN ('site{0}''s')) "
+        "OR site_id NOT IN ('plain', 'site{0}''s')"
+    )
+    with duckdb.connect() as con:  # and it is valid SQL that selects what it says
+        con.execute("create table t (day date, site_id text)")
+        con.execute(
+            "insert into t values ('2024-06-30', 'plain'), ('2024-06-30', ?), ('2024-06-29', ?),"
+            " ('2024-06-29', 'gone')",
+            [odd, odd],
+        )
+        selected = con.execute(f"select day, site_id from t where {expanded} order by all")
+        assert [(str(d), s) for d, s in selected.fetchall()] == [
+            ("2024-06-29", "gone"),
+            ("2024-06-30", "plain"),
+        ]

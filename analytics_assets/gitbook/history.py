@@ -23,6 +23,7 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema, TWriteDispositionConfig
 from dlt.extract.resource import DltResource
 
+from analytics_assets.gitbook.merge_scope import sql_literals
 from analytics_assets.gitbook.settings import (
     ORG_MEMBERS,
     SITES,
@@ -85,16 +86,6 @@ HISTORIES: tuple[History, ...] = (MEMBERS_HISTORY, SPACES_HISTORY, SITES_HISTORY
 HISTORIES_BY_NAME = {history.name: history for history in HISTORIES}
 
 
-def _literals(values: Sequence[str]) -> str:
-    """SQL string literals; braces doubled, because dlt `str.format`s the scope."""
-
-    def literal(value: str) -> str:
-        escaped = value.replace("'", "''").replace("{", "{{").replace("}", "}}")
-        return f"'{escaped}'"
-
-    return ", ".join(literal(value) for value in sorted(values))
-
-
 def closable_scope(history: History, read: tuple[set[str], set[str]] | None) -> str:
     """SQL (dlt's `destination_scope`) for the open versions this load may close.
 
@@ -107,8 +98,8 @@ def closable_scope(history: History, read: tuple[set[str], set[str]] | None) -> 
     if read is not None:
         asked, complete = read
         if complete:
-            scope.append(f"organization_id IN ({_literals(list(complete))})")
-        scope.append(f"organization_id NOT IN ({_literals(list(asked))})" if asked else "1 = 1")
+            scope.append(f"organization_id IN ({sql_literals(list(complete))})")
+        scope.append(f"organization_id NOT IN ({sql_literals(list(asked))})" if asked else "1 = 1")
     # Parenthesized: dlt joins the scope to its own conditions with a bare AND.
     return "(" + " OR ".join(scope) + ")"
 

@@ -31,6 +31,7 @@ from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookError
 from analytics_assets.gitbook.failed_days import RUN_LEVEL_ERRORS, FailedDays
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
+from analytics_assets.gitbook.merge_scope import sql_literals
 from analytics_assets.gitbook.path_segment import PathSegment
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
@@ -219,7 +220,7 @@ def site_insights_source(
             "destination_scope": replaced_scope(loaded, site_ids, unpublished),
         }
         if failed:
-            disposition["source_filter"] = f"day IN ({_sql_list(_iso(loaded))})"
+            disposition["source_filter"] = f"day IN ({sql_literals(_iso(loaded))})"
         hints = make_hints(write_disposition=disposition)  # type: ignore[arg-type]
         yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
 
@@ -230,10 +231,6 @@ def _iso(days: Sequence[date]) -> list[str]:
     return [day.isoformat() for day in days]
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(set(values)))
-
-
 def replaced_scope(
     days: Sequence[date], site_ids: Sequence[str], unpublished: Sequence[str] = ()
 ) -> str:
@@ -241,9 +238,9 @@ def replaced_scope(
     the run's days of every published site, and every day of a site GitBook no longer lists.
 
     An unpublished site keeps its rows: its past traffic happened, and it has none now."""
-    scope = f"day IN ({_sql_list(_iso(days))})"
+    scope = f"day IN ({sql_literals(_iso(days))})"
     if unpublished:
-        scope = f"({scope} AND site_id NOT IN ({_sql_list(unpublished)}))"
+        scope = f"({scope} AND site_id NOT IN ({sql_literals(unpublished)}))"
     if site_ids:
-        return f"{scope} OR site_id NOT IN ({_sql_list(site_ids)})"
+        return f"{scope} OR site_id NOT IN ({sql_literals(site_ids)})"
     return f"{scope} OR site_id IS NOT NULL"  # no site exists any more: none keeps its rows
