@@ -4,10 +4,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.webserver import free_port
 from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
@@ -16,6 +17,7 @@ ORGS = "/v1/orgs"
 USER = "/v1/user"
 CONTENT = "/v1/spaces/{spaceId}/content"
 TRAFFIC = "/v1/spaces/{spaceId}/insights/traffic"
+SPACE = "/v1/spaces/{spaceId}"
 TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
 
 
@@ -173,8 +175,47 @@ def test_the_removed_traffic_endpoint_is_one_warning_not_a_failure(
     assert f"HTTP {status}" in warnings[0]
     assert "no longer serves space traffic" in warnings[0]
     assert "use site_insights_daily" in warnings[0]
+    # Confirmed once (the space exists), then not asked again: only the requests already in
+    # flight reach GitBook.
+    assert "It is not asked again in this run" in warnings[0]
     served = fake_api.requests_to(TRAFFIC)
-    assert len(served) == len(dataset.spaces) and all(r.status == status for r in served)
+    assert served and all(r.status == status for r in served)
+    assert len(fake_api.requests_to(SPACE)) == 1
+
+
+def test_the_removed_traffic_endpoint_costs_the_requests_in_flight_not_one_per_space(
+    runner: Runner, tmp_path: Path
+) -> None:
+    dataset = Dataset.generate(orgs=2, spaces_per_org=20, members_per_org=2)
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=TODAY_API) as api:
+        result = Runner(api, runner.warehouse, runner.instance).materialize(max_concurrency=2)
+
+        assert result.success
+        assert runner.warehouse.count("content") == dataset.expected_row_counts()["content"]
+        traffic, probes = api.requests_to(TRAFFIC), api.requests_to(SPACE)
+    assert len(dataset.spaces) == 40
+    assert 1 <= len(traffic) <= 2 + 2  # the first, and what the two slots had already sent
+    assert all(r.status == 404 for r in traffic) and len(probes) == 1
+
+
+def test_a_space_deleted_mid_run_does_not_stop_the_others_traffic(
+    runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
+) -> None:
+    """On the 0.91 API a traffic 404 can mean the space was deleted after it was listed: the
+    space itself answers 404 too, so every other space's traffic is still fetched."""
+    gone = dataset.awkward_space_id
+    for route in (TRAFFIC, SPACE):
+        fake_api.add_fault(
+            Fault(route=route, match_path=route.replace("{spaceId}", gone), status=404, times=None)
+        )
+
+    assert runner.materialize(["organizations", "spaces", "insights_traffic"]).success
+
+    served = {r.path for r in fake_api.requests_to(TRAFFIC)}
+    assert len(served) == len(dataset.spaces)
+    loaded = runner.warehouse.query("select distinct space_id from gitbook.insights_traffic")
+    expected = {s for s, series in dataset.traffic_by_space.items() if series.views and s != gone}
+    assert {row[0] for row in loaded} == expected
 
 
 # -- schema contract -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from requests import PreparedRequest, RequestException, Response, Session
 from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookAPIError, GitBookAuthError, GitBookConfigError
 from analytics_assets.gitbook.rate_limit import RateLimitedAdapter, RateLimitPacer
+from analytics_assets.gitbook.removed_endpoint import RemovedEndpoint
 from analytics_assets.gitbook.settings import (
     BACKOFF_FACTOR,
     MAX_CONCURRENCY,
@@ -48,6 +49,7 @@ def build_session(
     max_concurrency: int = MAX_CONCURRENCY,
     max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT_SECONDS,
     warn: Callable[[str], None] = logger.warning,
+    removed: Sequence[RemovedEndpoint] = (),
 ) -> Session:
     """A requests session with the spec's retry policy, GitBook's rate limiter respected, and a
     cap on requests in flight.
@@ -55,6 +57,7 @@ def build_session(
     Status errors are raised by `response_guard`. The session is shared by dlt's extract
     workers; the cap holds however many workers dlt runs. Every request is paced by one
     `RateLimitPacer` (see `rate_limit.py`), which tells `warn` when and how long it waits.
+    Requests to a `removed` endpoint known to be gone are answered locally.
     """
     client = Client(
         request_timeout=request_timeout,
@@ -68,7 +71,11 @@ def build_session(
     )
     session = client.session
     pacer = RateLimitPacer(max_wait=max_rate_limit_wait, log=warn)
-    adapter = RateLimitedAdapter(pacer, pool_maxsize=max(max_concurrency, 10))
+    adapter = RateLimitedAdapter(
+        pacer,
+        answer_locally=[endpoint.answer_locally for endpoint in removed],
+        pool_maxsize=max(max_concurrency, 10),
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.send = _capped(  # type: ignore[method-assign]
@@ -168,6 +175,7 @@ def response_guard(
     removed_hint: str | None = None,
     spec: ResourceSpec | None = None,
     access: Access | None = None,
+    removed: RemovedEndpoint | None = None,
 ) -> Callable[..., None]:
     """A `response_actions` hook that every GitBook response passes through.
 
@@ -179,7 +187,8 @@ def response_guard(
       and extractor reuse the parsed body.
     - `on_page(resource)` is told of every page that passed, for progress reporting.
     - With `removed_hint` (an endpoint gone from GitBook's current API), 404 and 410 skip the
-      request; the first one per run logs the hint as a warning.
+      request; the first one per run logs the hint as a warning. With `removed`, the first one
+      is confirmed (the parent exists), and then the endpoint is not asked again in this run.
     - With `spec` and `access`, each child request is recorded against its parent, and a 403
       for a child (the token may not read this organization's members, this site's insights)
       skips that parent through `access`, which warns, or fails the sync in strict mode. A 403
@@ -205,12 +214,18 @@ def response_guard(
                 )
                 raise IgnoreResponseException()
         if removed_hint is not None and response.status_code in (404, 410):
+            gone = removed is not None and removed.confirm(response)
             if removed_seen.acquire(blocking=False):
+                then = (
+                    "It is not asked again in this run: its parent exists, so the endpoint "
+                    "is gone for this account"
+                    if gone
+                    else f"Skipping '{resource}' wherever it answers 404 or 410 in this run (a "
+                    "space deleted after it was listed answers the same)"
+                )
                 warn(
                     f"GitBook answered HTTP {response.status_code} for resource '{resource}' "
-                    f"at {method} {path}: {removed_hint}. Skipping '{resource}' wherever it "
-                    "answers 404 or 410 in this run (a space deleted after it was listed "
-                    "answers the same); the sync goes on."
+                    f"at {method} {path}: {removed_hint}. {then}; the sync goes on."
                 )
             raise IgnoreResponseException()
         if response.status_code == 404 and skip_not_found:

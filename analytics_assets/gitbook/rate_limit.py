@@ -16,7 +16,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,11 +190,22 @@ class RateLimitPacer:
 class RateLimitedAdapter(HTTPAdapter):
     """An `HTTPAdapter` that paces every request and re-sends a 429 after its window."""
 
-    def __init__(self, pacer: RateLimitPacer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pacer: RateLimitPacer,
+        *,
+        answer_locally: Sequence[Callable[[PreparedRequest], Response | None]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.pacer = pacer
+        self.answer_locally = tuple(answer_locally)
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        for answer in self.answer_locally:  # e.g. a removed endpoint: nothing to send
+            if (response := answer(request)) is not None:
+                response.connection = self
+                return response
         while True:
             self.pacer.before_send(request)
             response = super().send(request, *args, **kwargs)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
@@ -21,6 +21,7 @@ from analytics_assets.gitbook.content import ContentPlan, content_resource
 from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
+from analytics_assets.gitbook.removed_endpoint import RemovedEndpoint
 from analytics_assets.gitbook.rows import (
     first_of_each_key,
     rename_parent_key,
@@ -70,6 +71,7 @@ class _Policy:
     warn: Callable[[str], None]
     on_page: Callable[[str], None] | None
     access: Access | None = None
+    removed: Mapping[str, RemovedEndpoint] = field(default_factory=dict)
 
 
 def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404: bool) -> Any:
@@ -83,6 +85,7 @@ def _guard(spec: ResourceSpec, policy: _Policy, *, data_selector: str, skip_404:
         removed_hint=spec.removed_hint,
         spec=spec,
         access=policy.access,
+        removed=policy.removed.get(spec.name),
     )
 
 
@@ -170,6 +173,12 @@ def build_rest_api_config(
     `on_page` is called with the resource name for every page fetched.
     """
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
+    # Removed from GitBook's API: once confirmed gone, asked no more (see removed_endpoint.py).
+    removed = {
+        spec.name: RemovedEndpoint(spec, SPACE_BY_ID_PATH)
+        for spec in RESOURCES
+        if spec.removed_hint and spec.parent == SPACES.name
+    }
     policy = _Policy(
         attempts=max_retries + 1,
         max_pages=max_pages,
@@ -177,6 +186,7 @@ def build_rest_api_config(
         warn=warn,
         on_page=on_page,
         access=access,
+        removed=removed,
     )
     resources: list[Any] = []
     for spec in RESOURCES:
@@ -198,6 +208,7 @@ def build_rest_api_config(
         max_concurrency=max_concurrency,
         max_rate_limit_wait=max_rate_limit_wait,
         warn=warn,
+        removed=list(removed.values()),
     )
     return {"client": _client(access_token, base_url, session), "resources": resources}
 
