@@ -1,29 +1,28 @@
-"""The README's history queries run as written (dates moved between this test's syncs)."""
+"""docs/queries.md's history queries run as written (dates moved between this test's syncs)."""
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 from analytics_assets.devtools.fake_api import FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import make_user
 from analytics_assets.devtools.fake_api.edits import with_member, with_space_fields
+from analytics_assets_tests.doc_sections import QUERIES_DOC, code_blocks, doc_section
 from analytics_assets_tests.harness import Runner
 from analytics_assets_tests.test_history import as_of, sync
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-
 
 def queries() -> list[str]:
-    text = README.read_text()
-    section = text.split("## Incremental syncs and history", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    """The SQL of the last section of docs/queries.md: members on a date, leavers, made public."""
+    blocks = code_blocks(doc_section(QUERIES_DOC, "## History"), "sql")
+    assert len(blocks) == 3, "members on a date, who left, spaces made public"
+    return blocks
 
 
 def at(sql: str, moment: object) -> str:
     return re.sub(r"timestamp '[^']+'", f"timestamp '{moment}'", sql)
 
 
-def test_the_readme_history_queries(runner: Runner, fake_api: FakeGitBookAPI) -> None:
+def test_the_documented_history_queries(runner: Runner, fake_api: FakeGitBookAPI) -> None:
     members_on, left_since, made_public = queries()
     org, space = "org-acme", "acme-handbook"
     leaver = fake_api.dataset.members_of(org)[0]["id"]

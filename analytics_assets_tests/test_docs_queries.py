@@ -1,12 +1,11 @@
-"""The README's "A look at the data" runs as written, on what a real sync loads.
+"""docs/queries.md's "A look at the data" runs as written, on what a real sync loads.
 
-The SQL and Python are read out of README.md itself, so the documentation and this test cannot
-drift apart: edit a query there and this test runs the edited one.
+The SQL and Python are read out of docs/queries.md itself, so the documentation and this test
+cannot drift apart: edit a query there and this test runs the edited one.
 """
 
 import ast
 import os
-import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -29,14 +28,14 @@ from analytics_assets.resources import (
     GitBookResource,
     WarehouseResource,
 )
+from analytics_assets_tests.doc_sections import QUERIES_DOC, code_blocks, doc_section
 from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION_TITLE = "## A look at the data"
 # West of UTC, so a query that took the session's time zone for the day would shift every point.
 WEST_OF_UTC = "Pacific/Honolulu"
 # The tables the section's queries and snippets read.
-README_TABLES = {
+DOC_TABLES = {
     "users",
     "organizations",
     "spaces",
@@ -49,18 +48,9 @@ README_TABLES = {
 Rows = list[tuple[Any, ...]]
 
 
-def readme_section() -> str:
-    """The section's text, up to the next `## ` heading; it must sit right before Operating it."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n{SECTION_TITLE}\n")
-    end = text.index("\n## ", start + 1)
-    assert text[end:].startswith("\n## Operating it\n"), "the section belongs before Operating it"
-    return text[start:end]
-
-
-def code_blocks(section: str, language: str) -> list[str]:
-    """Top-level fenced blocks of one language, in the order the README shows them."""
-    return re.findall(rf"^```{language}\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+def queries_section() -> str:
+    """The section's text, up to the next `## ` heading; it must sit right before History."""
+    return doc_section(QUERIES_DOC, SECTION_TITLE, followed_by="## History")
 
 
 @dataclass(frozen=True)
@@ -74,14 +64,14 @@ class Loaded:
     days: list[date]
 
     def query(self, sql: str, time_zone: str | None = None) -> Rows:
-        """Run SQL the way the README's DuckDB snippet does: read-only, connection closed after."""
+        """Run SQL the way the doc's DuckDB snippet does: read-only, connection closed after."""
         with duckdb.connect(str(self.root / DEFAULT_DEMO_DUCKDB), read_only=True) as con:
             if time_zone:
                 con.execute(f"set TimeZone = '{time_zone}'")
             return con.execute(sql).fetchall()
 
     def dlt_query(self, sql: str) -> Rows:
-        """Run SQL through dlt's dataset access, as the README's dlt snippet does."""
+        """Run SQL through dlt's dataset access, as the doc's dlt snippet does."""
         pipeline = dlt.attach(
             pipeline_name=PIPELINE_NAME,
             pipelines_dir=str(self.root / DEFAULT_DEMO_PIPELINES_DIR),
@@ -96,7 +86,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     """What `python -m analytics_assets.devtools.demo` loads, once for the module: the full sync
     and the last week of site insights, with today's traffic so every check passes. The API is
     in its 0.91 profile, so that the traffic query has space traffic to sum."""
-    root = tmp_path_factory.mktemp("readme_data")
+    root = tmp_path_factory.mktemp("queries_data")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     with pytest.MonkeyPatch.context() as mp:
         # Module scope runs before conftest's autouse isolation, so isolate here the same way.
@@ -118,7 +108,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     loaded = Loaded(root, dataset, recent_days())
     # Each table the section reads must hold exactly what the API served.
     expected = dataset.expected_row_counts()
-    for table in sorted(README_TABLES):
+    for table in sorted(DOC_TABLES):
         assert loaded.query(f"select count(*) from gitbook.{table}") == [(expected[table],)]
     site_rows = loaded.query("select count(*) from gitbook.site_insights_daily")
     assert site_rows == [(dataset.expected_site_insight_rows(loaded.days),)]
@@ -127,7 +117,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
 
 @pytest.fixture(scope="module")
 def queries() -> list[str]:
-    blocks = code_blocks(readme_section(), "sql")
+    blocks = code_blocks(queries_section(), "sql")
     assert len(blocks) == 4, "top pages, traffic per day, members by role, broken URLs"
     return blocks
 
@@ -221,7 +211,7 @@ def test_members_by_role_query_counts_every_member_including_guests(
 def test_every_query_gives_the_same_rows_through_dlt_dataset_access(
     loaded: Loaded, queries: list[str]
 ) -> None:
-    """The README offers dlt's `pipeline.dataset()` as a way in; the queries must run there too
+    """docs/queries.md offers dlt's `pipeline.dataset()` as a way in; the queries must run there too
     (dlt parses them with sqlglot before sending them to DuckDB)."""
     for sql in queries:
         assert loaded.dlt_query(sql) == loaded.query(sql)
@@ -230,7 +220,7 @@ def test_every_query_gives_the_same_rows_through_dlt_dataset_access(
 def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded) -> None:
     """Each ```python block of the section, run by the project's interpreter in a directory laid
     out like the repository after the demo."""
-    duckdb_snippet, dlt_snippet = code_blocks(readme_section(), "python")
+    duckdb_snippet, dlt_snippet = code_blocks(queries_section(), "python")
     env = {**os.environ, "DLT_DATA_DIR": str(loaded.root / "dlt_data")}
     outputs = []
     for snippet in (duckdb_snippet, dlt_snippet):
@@ -251,8 +241,8 @@ def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded)
 
     row_counts, spaces, views = (ast.literal_eval(line) for line in outputs[1].splitlines())
     expected_counts = dataset.expected_row_counts()
-    assert {t: n for t, n in row_counts if t in README_TABLES} == {
-        t: n for t, n in expected_counts.items() if t in README_TABLES
+    assert {t: n for t, n in row_counts if t in DOC_TABLES} == {
+        t: n for t, n in expected_counts.items() if t in DOC_TABLES
     }
     assert set(spaces) == {(space["id"], space["title"]) for space in dataset.spaces}
     assert dict(views) == {s: t.total for s, t in dataset.traffic_by_space.items()}
