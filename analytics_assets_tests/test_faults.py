@@ -175,27 +175,24 @@ def test_the_removed_traffic_endpoint_is_one_warning_not_a_failure(
     assert f"HTTP {status}" in warnings[0]
     assert "no longer serves space traffic" in warnings[0]
     assert "use site_insights_daily" in warnings[0]
-    # Confirmed once (the space exists), then not asked again: only the requests already in
-    # flight reach GitBook.
+    # Asked once, confirmed once (the space exists), then not asked again.
     assert "It is not asked again in this run" in warnings[0]
-    served = fake_api.requests_to(TRAFFIC)
-    assert served and all(r.status == status for r in served)
+    assert [r.status for r in fake_api.requests_to(TRAFFIC)] == [status]
     assert len(fake_api.requests_to(SPACE)) == 1
 
 
-def test_the_removed_traffic_endpoint_costs_the_requests_in_flight_not_one_per_space(
+def test_the_removed_traffic_endpoint_costs_two_requests_not_one_per_space(
     runner: Runner, tmp_path: Path
 ) -> None:
     dataset = Dataset.generate(orgs=2, spaces_per_org=20, members_per_org=2)
     with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=TODAY_API) as api:
-        result = Runner(api, runner.warehouse, runner.instance).materialize(max_concurrency=2)
+        result = Runner(api, runner.warehouse, runner.instance).materialize()
 
         assert result.success
         assert runner.warehouse.count("content") == dataset.expected_row_counts()["content"]
         traffic, probes = api.requests_to(TRAFFIC), api.requests_to(SPACE)
     assert len(dataset.spaces) == 40
-    assert 1 <= len(traffic) <= 2 + 2  # the first, and what the two slots had already sent
-    assert all(r.status == 404 for r in traffic) and len(probes) == 1
+    assert [r.status for r in traffic] == [404] and [r.status for r in probes] == [200]
 
 
 def test_a_space_deleted_mid_run_does_not_stop_the_others_traffic(

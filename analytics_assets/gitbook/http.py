@@ -73,7 +73,7 @@ def build_session(
     pacer = RateLimitPacer(max_wait=max_rate_limit_wait, log=warn)
     adapter = RateLimitedAdapter(
         pacer,
-        answer_locally=[endpoint.answer_locally for endpoint in removed],
+        removed=removed,
         pool_maxsize=max(max_concurrency, 10),
     )
     session.mount("https://", adapter)
@@ -187,8 +187,9 @@ def response_guard(
       and extractor reuse the parsed body.
     - `on_page(resource)` is told of every page that passed, for progress reporting.
     - With `removed_hint` (an endpoint gone from GitBook's current API), 404 and 410 skip the
-      request; the first one per run logs the hint as a warning. With `removed`, the first one
-      is confirmed (the parent exists), and then the endpoint is not asked again in this run.
+      request; the first one per run logs the hint as a warning. With `removed` (which the
+      session's adapter also holds), the warning says when the endpoint is confirmed gone and
+      is no longer asked in this run.
     - With `spec` and `access`, each child request is recorded against its parent, and a 403
       for a child (the token may not read this organization's members, this site's insights)
       skips that parent through `access`, which warns, or fails the sync in strict mode. A 403
@@ -214,7 +215,7 @@ def response_guard(
                 )
                 raise IgnoreResponseException()
         if removed_hint is not None and response.status_code in (404, 410):
-            gone = removed is not None and removed.confirm(response)
+            gone = removed is not None and removed.gone
             if removed_seen.acquire(blocking=False):
                 then = (
                     "It is not asked again in this run: its parent exists, so the endpoint "

@@ -25,6 +25,7 @@ from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 from analytics_assets.gitbook.errors import GitBookRateLimitError
+from analytics_assets.gitbook.removed_endpoint import RemovedEndpoint
 from analytics_assets.gitbook.settings import MAX_RATE_LIMIT_WAIT_SECONDS, resource_for_path
 
 LIMIT_HEADER = "X-RateLimit-Limit"
@@ -194,18 +195,24 @@ class RateLimitedAdapter(HTTPAdapter):
         self,
         pacer: RateLimitPacer,
         *,
-        answer_locally: Sequence[Callable[[PreparedRequest], Response | None]] = (),
+        removed: Sequence[RemovedEndpoint] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pacer = pacer
-        self.answer_locally = tuple(answer_locally)
+        self.removed = tuple(removed)
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        for answer in self.answer_locally:  # e.g. a removed endpoint: nothing to send
-            if (response := answer(request)) is not None:
+        def paced(prepared: PreparedRequest) -> Response:
+            return self._paced_send(prepared, *args, **kwargs)
+
+        for endpoint in self.removed:  # asked once, then answered locally if it is gone
+            if (response := endpoint.send(request, paced)) is not None:
                 response.connection = self
                 return response
+        return paced(request)
+
+    def _paced_send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         while True:
             self.pacer.before_send(request)
             response = super().send(request, *args, **kwargs)

@@ -2,19 +2,20 @@
 
 `/v1/spaces/{spaceId}/insights/traffic` left GitBook's API after 0.91.0: today every space
 answers it with 404. A 404 alone cannot tell "removed" from "this space was deleted after it was
-listed", so the first one is confirmed by asking for the space itself. If the space exists, the
-endpoint is gone for this account, and the run's remaining requests to it are answered here with
-410 without being sent: 2 requests instead of one per space. A space that is really gone leaves
-the endpoint open, so a 0.91 account still gets every other space's traffic.
+listed", so the first request to the endpoint is sent alone, and a 404 or 410 is confirmed by
+asking for the space itself. If the space exists, the endpoint is gone for this account, and the
+run's other requests to it are answered here with 410 without being sent: 2 requests instead of
+one per space. If it answers, or its space is really gone, the requests go on as usual, so a
+0.91 account still gets every space's traffic (after one request's wait).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from requests import PreparedRequest, RequestException, Response
-from requests.adapters import BaseAdapter
 
 from analytics_assets.gitbook.path_segment import PathSegment
 from analytics_assets.gitbook.settings import ResourceSpec
@@ -23,6 +24,7 @@ SKIPPED_BODY = (
     b'{"error": {"code": 410, "message": "not sent: this endpoint was removed from the API '
     b'(answered locally by analytics_assets)"}}'
 )
+Send = Callable[[PreparedRequest], Response]
 
 
 class RemovedEndpoint:
@@ -31,53 +33,69 @@ class RemovedEndpoint:
     def __init__(self, spec: ResourceSpec, parent_path: str) -> None:
         self.spec = spec
         self.parent_path = parent_path
-        self._gone = threading.Event()
-        self._confirming = threading.Lock()
-        self.skipped = 0
+        self._decided = threading.Condition()
+        self._state: str | None = None  # None: unknown; "open" or "gone" once decided
+        self._probing = False
+        self.answered_locally = 0
 
     @property
     def gone(self) -> bool:
-        return self._gone.is_set()
+        return self._state == "gone"
 
-    def answer_locally(self, request: PreparedRequest) -> Response | None:
-        """A 410 for a request to the endpoint once it is known to be gone; None: send it."""
-        if not self.gone or request.url is None:
+    def send(self, request: PreparedRequest, send: Send) -> Response | None:
+        """Send `request` with `send` if it is for this endpoint (None: it is not). Until the
+        endpoint is known to serve or to be gone, one request at a time goes out; the others
+        wait for its verdict."""
+        if request.url is None or self.spec.parent_id_in(urlsplit(request.url).path) is None:
             return None
-        if self.spec.parent_id_in(urlsplit(request.url).path) is None:
-            return None
-        response = Response()
-        response.status_code = 410
-        response.url = request.url
-        response.request = request
-        response.headers["Content-Type"] = "application/json"
-        response._content = SKIPPED_BODY
-        self.skipped += 1
-        return response
+        with self._decided:
+            while self._state is None and self._probing:
+                self._decided.wait()
+            if self._state == "gone":
+                self.answered_locally += 1
+                return _gone(request)
+            first = self._state is None
+            self._probing = first
+        if not first:
+            return send(request)
+        verdict: str | None = None
+        try:
+            response = send(request)
+            if response.ok:
+                verdict = "open"
+            elif response.status_code in (404, 410) and self._parent_exists(response, send):
+                verdict = "gone"
+            return response  # anything else (a 5xx, a deleted space): the next one asks again
+        finally:
+            with self._decided:
+                self._state, self._probing = verdict, False
+                self._decided.notify_all()
 
-    def confirm(self, response: Response) -> bool:
-        """Whether `response` (a 404 or 410 of the endpoint) means the endpoint is gone: its
-        parent exists. Asks for the parent once, with the same credentials, over the same
-        adapter (so GitBook's rate limiter paces it); later calls return what was found."""
-        if self.gone:
-            return True
-        request, adapter = response.request, response.connection
+    def _parent_exists(self, response: Response, send: Send) -> bool:
+        """Ask for the parent once, with the same credentials, through the same transport."""
+        request = response.request
         parent_id = self.spec.parent_id_in(urlsplit(response.url).path)
-        if request is None or parent_id is None or not isinstance(adapter, BaseAdapter):
+        if request is None or parent_id is None:
             return False
-        with self._confirming:
-            if self.gone:
-                return True
-            probe = request.copy()
-            parts = urlsplit(response.url)
-            path = self.parent_path.format(**{self.spec.parent_key or "": PathSegment(parent_id)})
-            probe.prepare_url(urlunsplit((parts.scheme, parts.netloc, path, "", "")), None)
-            probe.method = "GET"
-            probe.prepare_body(None, None)
-            try:
-                answer = adapter.send(probe, timeout=60)
-            except RequestException:  # unknown: keep asking the endpoint, as without this
-                return False
-            if answer.status_code == 200:
-                self._gone.set()
-            answer.close()
-        return self.gone
+        probe = request.copy()
+        parts = urlsplit(response.url)
+        path = self.parent_path.format(**{self.spec.parent_key or "": PathSegment(parent_id)})
+        probe.prepare_url(urlunsplit((parts.scheme, parts.netloc, path, "", "")), None)
+        probe.method = "GET"
+        probe.prepare_body(None, None)
+        try:
+            answer = send(probe)
+        except RequestException:  # unknown: keep asking the endpoint, as without this
+            return False
+        answer.close()
+        return answer.status_code == 200
+
+
+def _gone(request: PreparedRequest) -> Response:
+    response = Response()
+    response.status_code = 410
+    response.url = request.url or ""
+    response.request = request
+    response.headers["Content-Type"] = "application/json"
+    response._content = SKIPPED_BODY
+    return response
