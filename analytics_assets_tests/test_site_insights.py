@@ -3,9 +3,6 @@ GitBook's 0.202.0 schema), Dagster's partitioned materialization, a real DuckDB 
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -293,44 +290,6 @@ def test_the_schedules_target_today_and_yesterday_in_utc() -> None:
         ) as context:
             data = repository.get_schedule_def(name).evaluate_tick(context)
         assert [r.partition_key for r in data.run_requests or []] == [expected]
-
-
-def test_cli_backfills_a_partition_range(
-    fake_api: FakeGitBookAPI, dataset: Dataset, tmp_path: Path
-) -> None:
-    env = {
-        **os.environ,
-        "GITBOOK_BASE_URL": fake_api.base_url,
-        "GITBOOK_ACCESS_TOKEN": TEST_TOKEN,
-        "ANALYTICS_DUCKDB_PATH": str(tmp_path / "cli.duckdb"),
-        "ANALYTICS_DLT_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "ANALYTICS_SITE_INSIGHTS_START_DATE": "2024-06-01",
-        "DAGSTER_HOME": str(tmp_path / "home"),
-    }
-    (tmp_path / "home").mkdir()
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "analytics_assets.definitions",
-            "--select",
-            "gitbook/site_insights_daily",
-            "--partition-range",
-            "2024-06-28...2024-06-30",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
-        count = con.execute("select count(*) from gitbook.site_insights_daily").fetchone()
-    days = [date(2024, 6, 28), date(2024, 6, 29), date(2024, 6, 30)]
-    assert count == (dataset.expected_site_insight_rows(days),)
 
 
 def test_a_malformed_answer_fails_naming_site_day_and_path(

@@ -104,6 +104,20 @@ def output(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout + done.stderr
 
 
+def test_cli_backfills_a_partition_range(
+    fake_api: FakeGitBookAPI, dataset: Dataset, tmp_path: Path
+) -> None:
+    cli = make_cli(fake_api, tmp_path)
+    days = [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+
+    done = cli.materialize(days[0], days[-1])
+
+    assert done.returncode == 0, output(done)[-3000:]
+    count = cli.query("select count(*) from gitbook.site_insights_daily")
+    assert count == [(dataset.expected_site_insight_rows(days),)]
+    assert cli.posts() == len(days) * len(dataset.published_site_ids())
+
+
 def test_a_bot_burst_day_loads_exactly(cli: Cli) -> None:
     dataset = cli.api.dataset
     expected_groups = {

@@ -300,3 +300,25 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def child_guard(
+    spec: ResourceSpec,
+    *,
+    attempts: int,
+    warn: Callable[[str], None] = logger.warning,
+    on_page: Callable[[str], None] | None = None,
+    access: Access | None = None,
+) -> Callable[..., None]:
+    """`response_guard` for a resource fetched per listed parent outside `rest_api` (content,
+    site insights): a parent deleted after it was listed (404) is skipped with a warning."""
+    return response_guard(
+        spec.name,
+        data_selector=spec.data_selector,
+        attempts=attempts,
+        skip_not_found=True,
+        warn=warn,
+        on_page=on_page,
+        spec=spec,
+        access=access,
+    )

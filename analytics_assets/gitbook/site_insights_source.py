@@ -30,7 +30,7 @@ from requests import RequestException
 from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.errors import GitBookError
 from analytics_assets.gitbook.failed_days import RUN_LEVEL_ERRORS, FailedDays
-from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
+from analytics_assets.gitbook.http import build_session, child_guard, require_safe_base_url
 from analytics_assets.gitbook.merge_scope import sql_literals
 from analytics_assets.gitbook.path_segment import PathSegment
 from analytics_assets.gitbook.settings import (
@@ -108,16 +108,8 @@ def site_insights_source(
         )
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(access_token), session=session)
-    guard = response_guard(
-        SITE_INSIGHTS_DAILY.name,
-        data_selector=SITE_INSIGHTS_DAILY.data_selector,
-        attempts=max_retries + 1,
-        # A site deleted after it was listed is skipped with a warning, like other children.
-        skip_not_found=True,
-        warn=warn,
-        on_page=on_page,
-        spec=SITE_INSIGHTS_DAILY,
-        access=access,
+    guard = child_guard(
+        SITE_INSIGHTS_DAILY, attempts=max_retries + 1, warn=warn, on_page=on_page, access=access
     )
 
     # Discovered before extraction: the load's delete scope names the sites that exist now.

@@ -18,7 +18,12 @@ from requests import Session
 
 from analytics_assets.gitbook.access import Access
 from analytics_assets.gitbook.content import ContentPlan, content_resource
-from analytics_assets.gitbook.http import build_session, require_safe_base_url, response_guard
+from analytics_assets.gitbook.http import (
+    build_session,
+    child_guard,
+    require_safe_base_url,
+    response_guard,
+)
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
 from analytics_assets.gitbook.removed_endpoint import RemovedEndpoint
@@ -329,16 +334,8 @@ def gitbook_source(
     )
     by_name[ORG_MEMBERS.name].pipe_data_from(by_name[ORGANIZATIONS.name] | listable)
     client = config["client"]
-    guard = response_guard(
-        CONTENT.name,
-        data_selector=CONTENT.data_selector,
-        attempts=max_retries + 1,
-        # A space deleted after it was listed is skipped with a warning, like other children.
-        skip_not_found=True,
-        warn=warn,
-        on_page=on_page,
-        spec=CONTENT,
-        access=access,
+    guard = child_guard(
+        CONTENT, attempts=max_retries + 1, warn=warn, on_page=on_page, access=access
     )
     rest_client = RESTClient(
         base_url=client["base_url"],
