@@ -8,14 +8,18 @@ from dagster import Definitions, definitions, in_process_executor
 from dagster_dlt import DagsterDltResource
 
 from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.automation import models_sensor
 from analytics_assets.checks import build_checks
 from analytics_assets.gitbook.history import HISTORIES
 from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY
 from analytics_assets.jobs import (
     gitbook_full_sync_job,
+    gitbook_models_job,
     gitbook_site_insights_job,
     gitbook_traffic_sync_job,
 )
+from analytics_assets.models import build_models_assets, models_selection
+from analytics_assets.models_project import dbt_cli, prepared_project
 from analytics_assets.operations import OperationsConfig
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.schedules import build_schedules
@@ -29,6 +33,7 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
     windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
     # A history is as fresh as the sync that loads its current table.
     windows |= {h.name: ops.freshness_window_for(h.current.name) for h in HISTORIES}
+    project = prepared_project()
     return Definitions(
         assets=[
             build_gitbook_assets(
@@ -42,10 +47,21 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
                 freshness_window=ops.freshness_window_for(SITE_INSIGHTS_DAILY.name),
                 progress_seconds=ops.progress_seconds,
             ),
+            build_models_assets(project, destination=destination),
         ],
         asset_checks=build_checks(ops),
-        jobs=[gitbook_full_sync_job, gitbook_traffic_sync_job, gitbook_site_insights_job],
+        jobs=[
+            gitbook_full_sync_job,
+            gitbook_traffic_sync_job,
+            gitbook_site_insights_job,
+            gitbook_models_job,
+        ],
         schedules=build_schedules(ops),
+        sensors=[
+            models_sensor(
+                models_selection, ops.models_automation_seconds, ops.models_automation_running
+            )
+        ],
         # In-process: the sync is one dlt op and the checks are short queries. Separate step
         # processes would add seconds of imports each, and parallel check processes would
         # contend for an embedded DuckDB file's lock. Parallelism lives inside the dlt op.
@@ -54,6 +70,7 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
             "dlt": DagsterDltResource(),
             "gitbook": GitBookResource(),
             "warehouse": WarehouseResource(),
+            "dbt": dbt_cli(project),
         },
     )
 

@@ -8,6 +8,9 @@ from analytics_assets.translator import GROUP_NAME, asset_key
 FULL_SYNC_JOB_NAME = "gitbook_full_sync"
 TRAFFIC_SYNC_JOB_NAME = "gitbook_traffic_sync"
 SITE_INSIGHTS_JOB_NAME = "gitbook_site_insights_sync"
+MODELS_JOB_NAME = "gitbook_models"
+# The dbt models' group (models.py); named here so jobs need not import dbt.
+MODELS_GROUP = "analytics"
 
 _site_insights = AssetSelection.assets(asset_key(SITE_INSIGHTS_DAILY.name))
 
@@ -31,4 +34,12 @@ gitbook_site_insights_job = define_asset_job(
     name=SITE_INSIGHTS_JOB_NAME,
     selection=_site_insights,
     description="Load the chosen UTC day(s) of site_insights_daily, then check the table.",
+)
+
+# The models refresh by declarative automation (automation.py); this job builds them on demand:
+# the demo, the CI gate, a person after a backfill. It reads the tables, never GitBook.
+gitbook_models_job = define_asset_job(
+    name=MODELS_JOB_NAME,
+    selection=AssetSelection.groups(MODELS_GROUP),
+    description="dbt build: every model over the loaded tables, and every dbt test as a check.",
 )

@@ -21,6 +21,8 @@ PROGRESS_SECONDS_ENV = "ANALYTICS_PROGRESS_SECONDS"
 SITE_INSIGHTS_START_ENV = "ANALYTICS_SITE_INSIGHTS_START_DATE"
 SITE_INSIGHTS_TODAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_TODAY_CRON"
 SITE_INSIGHTS_CLOSE_DAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_CLOSE_DAY_CRON"
+MODELS_AUTOMATION_ENV = "ANALYTICS_MODELS_AUTOMATION"
+MODELS_AUTOMATION_SECONDS_ENV = "ANALYTICS_MODELS_AUTOMATION_SECONDS"
 
 TRAFFIC_TABLE = "insights_traffic"
 SITE_INSIGHTS_TABLE = "site_insights_daily"
@@ -49,11 +51,16 @@ class OperationsConfig:
     site_insights_start: date = date(2025, 1, 1)
     site_insights_today_cron: str = "25 * * * *"
     site_insights_close_day_cron: str = "30 1 * * *"
+    # The dbt models' automation sensor: on unless switched off (it calls no API), and how often
+    # it looks for models whose inputs have loaded.
+    models_automation_running: bool = True
+    models_automation_seconds: int = 30
 
     @classmethod
     def from_env(cls) -> "OperationsConfig":
         defaults = cls()
         running = (EnvVar(SCHEDULES_RUNNING_ENV).get_value() or "").strip().lower()
+        models_automation = (EnvVar(MODELS_AUTOMATION_ENV).get_value() or "true").strip().lower()
         settings: dict[str, Any] = {
             "full_sync_cron": EnvVar(FULL_SYNC_CRON_ENV).get_value() or defaults.full_sync_cron,
             "traffic_sync_cron": (
@@ -80,6 +87,11 @@ class OperationsConfig:
             "site_insights_close_day_cron": (
                 EnvVar(SITE_INSIGHTS_CLOSE_DAY_CRON_ENV).get_value()
                 or defaults.site_insights_close_day_cron
+            ),
+            "models_automation_running": models_automation in ("1", "true", "yes", "running"),
+            "models_automation_seconds": int(
+                EnvVar(MODELS_AUTOMATION_SECONDS_ENV).get_value()
+                or defaults.models_automation_seconds
             ),
         }
         return cls(**settings)

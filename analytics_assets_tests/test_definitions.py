@@ -32,7 +32,9 @@ def test_assets_have_keys_deps_group_kinds_description_and_columns() -> None:
     specs = {**RESOURCES_BY_NAME, **HISTORY_SPECS}
     graph = defs().resolve_asset_graph()
 
-    assert {k for k in graph.get_all_asset_keys()} == {key(name) for name in EXPECTED_DEPS}
+    assert {k for k in graph.get_all_asset_keys() if k.path[0] == "gitbook"} == {
+        key(name) for name in EXPECTED_DEPS
+    }
     for name, parents in EXPECTED_DEPS.items():
         node = graph.get(key(name))
         assert node.parent_keys == {key(p) for p in parents}, name
@@ -105,3 +107,32 @@ def test_asset_kinds_follow_the_configured_destination(monkeypatch: pytest.Monke
     assert {frozenset(graph.get(key(name)).kinds) for name in EXPECTED_DEPS} == {
         frozenset({"dlt", "postgres"})
     }
+    models = [k for k in graph.get_all_asset_keys() if k.path[0] == "analytics"]
+    assert {frozenset(graph.get(k).kinds) for k in models} == {frozenset({"dbt", "postgres"})}
+
+
+def test_models_continue_the_lineage_of_the_raw_tables() -> None:
+    """dbt sources are the dlt assets' keys: one graph from the sync through the marts."""
+    graph = defs().resolve_asset_graph()
+    models = {k for k in graph.get_all_asset_keys() if k.path[0] == "analytics"}
+    staging = {k for k in models if k.path[-1].startswith("stg_gitbook__")}
+
+    assert len(models) == 13 and len(staging) == 7
+    raw_parents = {p for k in staging for p in graph.get(k).parent_keys}
+    assert raw_parents == {
+        key(n)
+        for n in (
+            "organizations",
+            "spaces",
+            "org_members",
+            "content",
+            "sites",
+            "site_insights_daily",
+            "insights_traffic",
+        )
+    }
+    assert all(graph.get(k).group_name == "analytics" for k in models)
+    assert all(graph.get(k).automation_condition is not None for k in models)
+    checks = [c for c in graph.asset_check_keys if c.asset_key.path[0] == "analytics"]
+    blocking = [c for c in checks if graph.get(c).blocking]
+    assert (len(checks), len(blocking)) == (29, 25)

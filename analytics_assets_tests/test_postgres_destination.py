@@ -124,7 +124,7 @@ def test_gate_from_env_loads_into_postgres(
 
     assert gate.main(["--warehouse-from-env"]) == 0
 
-    assert "50 checks: 0 ERROR failures" in capsys.readouterr().out
+    assert "79 checks: 0 ERROR failures" in capsys.readouterr().out  # dbt tests included
     warehouse = PostgresWarehouse(postgres_url, Path("unused"))
     assert warehouse.count("organizations") == len(Dataset.demo().organizations)
 

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from analytics_assets.automation import MODELS_SENSOR_NAME
 from analytics_assets.definitions import defs
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.webserver import (
@@ -24,12 +25,15 @@ from analytics_assets.devtools.webserver import (
     group_members,
 )
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.operations import MODELS_AUTOMATION_SECONDS_ENV
 from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
 from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
 
 # The graph as a user should see it; update these together when an asset, check or schedule is
 # added (the row counts follow Dataset.expected_row_counts()).
-EXPECTED_CHECK_COUNT = 50
+# 50 checks on the raw tables, 29 dbt tests on the models.
+EXPECTED_CHECK_COUNT = 79
+MODELS_LABEL = "eager, once every dependency has data"
 EXPECTED_SCHEDULES = {
     "gitbook_daily_full_sync": ("0 3 * * *", "gitbook_full_sync"),
     "gitbook_hourly_traffic_sync": ("15 * * * *", "gitbook_traffic_sync"),
@@ -42,6 +46,8 @@ EXPECTED_FAIL_WINDOWS = {name: 26 * HOUR for name in EXPECTED_PARENTS} | {
     "site_insights_daily": 2 * HOUR,
 }
 RUN_TIMEOUT = 180.0
+# The automation sensor's runs of the models, after the sync and after the backfill.
+MODELS_TIMEOUT = 240.0
 FRESHNESS_TIMEOUT = 60.0
 
 ASSET_NODES_QUERY = """
@@ -59,6 +65,16 @@ ASSET_NODES_QUERY = """
       ... on AssetChecks { checks { name executionForLatestMaterialization { status } } }
     }
     freshnessStatusInfo { freshnessStatus }
+    automationCondition { label }
+    assetMaterializations(limit: 1) { runId }
+  }
+}
+"""
+SENSORS_QUERY = """
+query Sensors($repository: RepositorySelector!) {
+  sensorsOrError(repositorySelector: $repository) {
+    __typename
+    ... on Sensors { results { name sensorType sensorState { status } } }
   }
 }
 """
@@ -98,6 +114,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "DLT_DATA_DIR": str(tmp / "dlt_data"),  # not the developer's ~/.dlt
             # Evaluate freshness every few seconds instead of every 30.
             "FRESHNESS_DAEMON_INTERVAL_SECONDS": "3",
+            # Look for models to build every few seconds instead of every 30.
+            MODELS_AUTOMATION_SECONDS_ENV: "5",
         }
         with dagster_dev(env) as dev:
             yield Served(dev, dataset, duckdb_path)
@@ -105,11 +123,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert dev.shutdown.clean, dev.shutdown
 
 
-def asset_nodes(dev: DagsterDev) -> dict[str, dict[str, Any]]:
-    """The webserver's asset nodes by table name; every key must be gitbook/<table>."""
+def asset_nodes(dev: DagsterDev, prefix: str = "gitbook") -> dict[str, dict[str, Any]]:
+    """The webserver's asset nodes under `prefix` (gitbook: the tables, analytics: the dbt
+    models) by name; every key must be gitbook/<table> or analytics/<model>."""
     nodes = dev.graphql(ASSET_NODES_QUERY)["assetNodes"]
-    assert all(node["assetKey"]["path"][:-1] == ["gitbook"] for node in nodes), nodes
-    return {node["assetKey"]["path"][-1]: node for node in nodes}
+    assert all(node["assetKey"]["path"][0] in ("gitbook", "analytics") for node in nodes), nodes
+    assert all(len(node["assetKey"]["path"]) == 2 for node in nodes), nodes
+    return {
+        node["assetKey"]["path"][-1]: node
+        for node in nodes
+        if node["assetKey"]["path"][0] == prefix
+    }
 
 
 def checks_of(node: dict[str, Any]) -> dict[str, str | None]:
@@ -140,12 +164,44 @@ def test_the_asset_graph_is_the_six_tables_and_their_edges(served: Served) -> No
     assert {node["groupName"] for node in nodes.values()} == {"gitbook"}
 
 
-def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> None:
-    served_checks = {name: set(checks_of(node)) for name, node in asset_nodes(served.dev).items()}
+def test_the_dbt_models_continue_the_lineage_with_their_automation(served: Served) -> None:
+    """One graph: each staging model hangs off a gitbook/ table, each mart off the models; every
+    model carries the automation condition, and its sensor is served, running."""
+    models = asset_nodes(served.dev, "analytics")
+    declared = defs().resolve_asset_graph()
 
-    expected: dict[str, set[str]] = {name: set() for name in EXPECTED_PARENTS}
+    lineage = {
+        name: {"/".join(d["path"]) for d in node["dependencyKeys"]} for name, node in models.items()
+    }
+    assert lineage == {
+        key.path[-1]: {parent.to_user_string() for parent in declared.get(key).parent_keys}
+        for key in declared.get_all_asset_keys()
+        if key.path[0] == "analytics"
+    }
+    assert lineage["stg_gitbook__site_events"] == {"gitbook/site_insights_daily"}
+    assert lineage["top_pages_30d"] == {"analytics/page_views_daily"}
+    assert {node["groupName"] for node in models.values()} == {"analytics"}
+    assert {node["automationCondition"]["label"] for node in models.values()} == {MODELS_LABEL}
+
+    repository = served.dev.repository().as_dict()
+    answer = served.dev.graphql(SENSORS_QUERY, {"repository": repository})["sensorsOrError"]
+    assert answer["__typename"] == "Sensors", answer
+    assert [
+        (sensor["name"], sensor["sensorType"], sensor["sensorState"]["status"])
+        for sensor in answer["results"]
+    ] == [(MODELS_SENSOR_NAME, "AUTO_MATERIALIZE", "RUNNING")]
+
+
+def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> None:
+    served_checks = {
+        f"{prefix}/{name}": set(checks_of(node))
+        for prefix in ("gitbook", "analytics")
+        for name, node in asset_nodes(served.dev, prefix).items()
+    }
+
+    expected: dict[str, set[str]] = {f"gitbook/{name}": set() for name in EXPECTED_PARENTS}
     for check_key in defs().resolve_asset_graph().asset_check_keys:
-        expected.setdefault(check_key.asset_key.path[-1], set()).add(check_key.name)
+        expected.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
 
     assert served_checks == expected
     assert sum(len(names) for names in served_checks.values()) == EXPECTED_CHECK_COUNT
@@ -203,6 +259,27 @@ def wait_until_fresh(dev: DagsterDev, timeout: float) -> dict[str, str]:
         time.sleep(1.0)
 
 
+def all_check_statuses(dev: DagsterDev) -> dict[tuple[str, str], str | None]:
+    return {
+        (f"{prefix}/{name}", check): outcome
+        for prefix in ("gitbook", "analytics")
+        for name, node in asset_nodes(dev, prefix).items()
+        for check, outcome in checks_of(node).items()
+    }
+
+
+def wait_for_models(dev: DagsterDev, timeout: float) -> dict[tuple[str, str], str | None]:
+    """Every check's status, once every model is materialized and every check has run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        models = asset_nodes(dev, "analytics")
+        statuses = all_check_statuses(dev)
+        built = all(node["assetMaterializations"] for node in models.values())
+        if (built and None not in statuses.values()) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(2.0)
+
+
 def test_a_full_sync_launched_through_graphql_loads_every_table(served: Served) -> None:
     dev = served.dev
     run_id = dev.launch_job(FULL_SYNC_JOB_NAME)
@@ -226,12 +303,12 @@ def test_a_full_sync_launched_through_graphql_loads_every_table(served: Served) 
     assert row_counts(served.duckdb_path, ["site_insights_daily"]) == {
         "site_insights_daily": served.dataset.expected_site_insight_rows(days)
     }
-    check_statuses = {
-        (name, check): outcome
-        for name, node in asset_nodes(dev).items()
-        for check, outcome in checks_of(node).items()
-    }
+    # The automation sensor builds the models, without anyone launching them: the ones over the
+    # full sync's tables after it, the ones over site insights after the backfill.
+    check_statuses = wait_for_models(dev, MODELS_TIMEOUT)
     assert len(check_statuses) == EXPECTED_CHECK_COUNT
     assert set(check_statuses.values()) == {"SUCCEEDED"}, check_statuses
+    with duckdb.connect(str(served.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from analytics.broken_urls").fetchall()[0][0] > 0
     # The daemon started by `dagster dev` evaluates the policies (dagster.yaml: freshness).
     assert wait_until_fresh(dev, FRESHNESS_TIMEOUT) == dict.fromkeys(EXPECTED_PARENTS, "HEALTHY")

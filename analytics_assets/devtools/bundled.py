@@ -1,12 +1,12 @@
 """Run the jobs against the bundled GitBook-compatible API: shared by the demo and the gate."""
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -14,7 +14,9 @@ from dagster._core.storage.tags import (
 
 from analytics_assets.definitions import defs
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME, SITE_INSIGHTS_JOB_NAME
+from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME, SITE_INSIGHTS_JOB_NAME
+from analytics_assets.models import build_models_assets
+from analytics_assets.models_project import dbt_cli, prepared_project
 from analytics_assets.resources import GitBookResource, WarehouseResource
 
 # How many UTC days of site insights the demo and the gate load, ending today.
@@ -82,14 +84,48 @@ def run_site_insights(
     )
 
 
+def run_models(
+    warehouse: WarehouseResource,
+    log_level: str = "DEBUG",
+    instance: DagsterInstance | None = None,
+    selection: Sequence[AssetKey] | None = None,
+) -> ExecuteInProcessResult:
+    """`gitbook_models`: dbt build of the models (all, or `selection`) over the loaded tables,
+    each dbt test a check. In a deployment the automation sensor starts these runs after the
+    loads; in process, nothing does."""
+    if selection is not None:  # a job's subset cannot take another resource: materialize it
+        project = prepared_project()
+        return materialize(
+            [build_models_assets(project, warehouse.resolve_destination())],
+            selection=list(selection),
+            run_config=_console(log_level),
+            instance=instance or DagsterInstance.ephemeral(),
+            resources={"dbt": dbt_cli(project), "warehouse": warehouse},
+            raise_on_error=False,
+        )
+    return (
+        defs()
+        .resolve_job_def(MODELS_JOB_NAME)
+        .execute_in_process(
+            run_config=_console(log_level),
+            instance=instance or DagsterInstance.ephemeral(),
+            resources={"warehouse": warehouse},
+            raise_on_error=False,
+        )
+    )
+
+
 def run_all(
     gitbook: GitBookResource,
     warehouse: WarehouseResource,
     days: int = RECENT_DAYS,
     log_level: str = "DEBUG",
 ) -> list[ExecuteInProcessResult]:
-    """The full sync, then the last `days` days of site insights (which need the sites)."""
+    """The full sync, then the last `days` days of site insights (which need the sites), then
+    the dbt models over both; each step only if the one before succeeded."""
     results = [run_full_sync(gitbook, warehouse, log_level)]
-    if results[0].success:
+    if results[-1].success:
         results.append(run_site_insights(gitbook, warehouse, recent_days(days), log_level))
+    if results[-1].success:
+        results.append(run_models(warehouse, log_level))
     return results

@@ -3,9 +3,10 @@
     python -m analytics_assets.devtools.demo [--duckdb-path data/demo.duckdb]
 
 Runs `gitbook_full_sync`, then the last seven UTC days of `site_insights_daily` in one
-backfill-style run. Needs no token and no network: the API runs on a free loopback port for the
-jobs' duration and checks a throwaway token. The demo writes to its own DuckDB file so that
-its generated data never mixes with a real sync's.
+backfill-style run, then the dbt models (`gitbook_models`), and prints the rows per table and two
+marts: the top pages and the broken URLs. Needs no token and no network: the API runs on a free
+loopback port for the jobs' duration and checks a throwaway token. The demo writes to its own
+DuckDB file so that its generated data never mixes with a real sync's.
 """
 
 import argparse
@@ -28,6 +29,27 @@ def row_counts(warehouse: WarehouseResource, tables: Sequence[str]) -> dict[str,
     with warehouse.build_pipeline().sql_client() as client:
         db = Tables(client, set(tables))
         return {table: row_count(db, table) for table in tables}
+
+
+# What the demo shows of the marts: the first rows a docs team would read.
+MART_QUERIES = {
+    "Top pages, last 30 days (analytics.top_pages_30d)": (
+        ["rank", "page", "space", "views"],
+        "select page_rank, page_title, space_title, views from analytics.top_pages_30d "
+        "order by page_rank limit 5",
+    ),
+    "Broken URLs, real 404s by views (analytics.broken_urls)": (
+        ["site", "url_path", "views"],
+        "select site_title, url_path, views from analytics.broken_urls "
+        "order by views desc, site_title, url_path limit 5",
+    ),
+}
+
+
+def mart_rows(warehouse: WarehouseResource, sql: str) -> list[list[object]]:
+    """A mart's rows, read through dlt's SQL client like the row counts."""
+    with warehouse.build_pipeline().sql_client() as client:
+        return [list(row) for row in client.execute_sql(sql) or []]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nLoaded the bundled GitBook API into {args.duckdb_path.resolve()} (dataset gitbook):\n"
     )
     print(format_table(["table", "rows"], sorted(counts.items())))
+    for title, (headers, sql) in MART_QUERIES.items():
+        print(f"\n{title}:\n")
+        print(format_table(headers, mart_rows(warehouse, sql)))
     passed = sum(check.passed for check in checks)
-    print(f"\nAsset checks: {passed} of {len(checks)} passed.")
+    print(f"\nAsset checks (dbt tests included): {passed} of {len(checks)} passed.")
     return 0
 
 

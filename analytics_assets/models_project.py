@@ -1,0 +1,72 @@
+"""The dbt project inside the package, and its manifest, prepared the way dagster-dbt documents.
+
+Like `DbtProject.prepare_if_dev()`, edited models show up on the next load, but by comparing
+file times rather than parsing on every load of `dagster dev` (and of each of its run workers):
+a missing manifest, or one older than a file of the project, is parsed again; a current one is
+read as it is. A deployment prepares it at build time (`deploy/Dockerfile` runs
+`python -m analytics_assets.models_project`), so it never parses at load. Parsing is
+`dbt parse` on the profile's default `duckdb` target with nothing configured: it never connects,
+whatever ANALYTICS_DESTINATION says.
+
+dagster-dbt's own preparer looks for `dbt` on PATH, which a venv's interpreter run by path
+(`.venv/bin/python -m ...`) does not have; the same parse is run here with this venv's dbt.
+"""
+
+import sys
+from pathlib import Path
+
+from dagster._utils import run_with_concurrent_update_guard
+from dagster_dbt import DbtCliResource, DbtProject
+
+PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+# What a manifest is made from: newer than all of these, it is current.
+_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+# The dbt installed next to this interpreter (dbt-core is a dependency of this package).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+
+def models_project() -> DbtProject:
+    """No target here: the profile's default (duckdb) parses, and each run passes `--target`."""
+    return DbtProject(project_dir=PROJECT_DIR)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """Missing, or older than a file of the project (a model edited since the last parse)."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    for name in _SOURCES:
+        path = project.project_dir / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        if any(file.stat().st_mtime > built for file in files):
+            return True
+    return False
+
+
+def dbt_cli(project: DbtProject) -> DbtCliResource:
+    """The resource that runs this venv's dbt in the project."""
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+
+
+def prepare(project: DbtProject) -> None:
+    """`dbt parse` into the project's target folder, guarded against a concurrent parse."""
+
+    def parse() -> None:
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+
+    run_with_concurrent_update_guard(project.manifest_path, parse)
+
+
+def prepared_project() -> DbtProject:
+    """The project with a current manifest (parsed here only when needed)."""
+    project = models_project()
+    if manifest_is_stale(project):
+        prepare(project)
+    return project
+
+
+if __name__ == "__main__":
+    # Build or deploy time: `python -m analytics_assets.models_project` writes the manifest.
+    prepared = models_project()
+    prepare(prepared)
+    print(prepared.manifest_path)

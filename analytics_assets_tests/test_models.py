@@ -1,0 +1,315 @@
+"""The dbt models, run by Dagster on the bundled API's known data, on DuckDB and PostgreSQL.
+
+Every mart is checked against numbers computed here straight from the bundled API's `Dataset`
+(its event atoms, members and pages), never from the warehouse, and the automation conditions
+are evaluated against the Dagster instance the loads recorded in.
+"""
+
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
+
+from analytics_assets.definitions import defs
+from analytics_assets.devtools.bundled import (
+    recent_days,
+    run_full_sync,
+    run_models,
+    run_site_insights,
+)
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api.dataset import flatten_pages
+from analytics_assets.models import models_selection
+from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, PostgresWarehouse
+
+CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
+MODELS = {
+    "stg_gitbook__organizations",
+    "stg_gitbook__spaces",
+    "stg_gitbook__pages",
+    "stg_gitbook__members",
+    "stg_gitbook__sites",
+    "stg_gitbook__site_events",
+    "stg_gitbook__space_traffic",
+    "page_views_daily",
+    "top_pages_30d",
+    "broken_urls",
+    "unread_pages",
+    "members_by_role",
+    "space_traffic_daily",
+}
+# Models that read site_insights_daily: they wait for its first partition.
+SITE_INSIGHTS_MODELS = {
+    "stg_gitbook__site_events",
+    "page_views_daily",
+    "top_pages_30d",
+    "broken_urls",
+    "unread_pages",
+}
+# The marts as a person reads them, in a fixed order.
+MART_QUERIES = {
+    "top_pages": "select page_rank, space_id, page_id, page_title, space_title, views "
+    "from analytics.top_pages_30d order by page_rank",
+    "broken_urls": "select site_id, url_path, views from analytics.broken_urls "
+    "order by site_id, url_path",
+    "views_per_day": "select day, sum(views) from analytics.page_views_daily group by day "
+    "order by day",
+    "members_by_role": "select organization_title, role, members, disabled, idle_seats "
+    "from analytics.members_by_role order by organization_title, role",
+    "unread_pages": "select space_id, page_id from analytics.unread_pages "
+    "order by space_id, page_id",
+    "space_traffic": "select space_title, day, views from analytics.space_traffic_daily "
+    "order by day, space_title",
+}
+
+Rows = list[tuple[Any, ...]]
+
+
+def model_key(name: str) -> AssetKey:
+    return AssetKey(["analytics", name])
+
+
+def _page_views(dataset: Dataset, days: list[date]) -> Counter[tuple[date, str, str]]:
+    """Page views per (day, space, page), from the API's event atoms."""
+    views: Counter[tuple[date, str, str]] = Counter()
+    for site in dataset.sites:
+        for day in days:
+            for atom in dataset.site_events(site["id"], day):
+                if atom.event_type == "page_view" and atom.page and atom.page[0] is not None:
+                    page_id, space_id = atom.page
+                    views[(day, space_id, page_id)] += atom.events
+    return views
+
+
+def expected_marts(dataset: Dataset, days: list[date], now: datetime) -> dict[str, Rows]:
+    """Each of MART_QUERIES' answers, computed from the dataset alone."""
+    spaces = {space["id"]: space for space in dataset.spaces}
+    pages = {
+        (space_id, page["id"]): page
+        for space_id in spaces
+        for page in flatten_pages(dataset.pages_of(space_id))
+    }
+    views = _page_views(dataset, days)
+    per_page: Counter[tuple[str, str]] = Counter()
+    for (_, space_id, page_id), count in views.items():
+        per_page[(space_id, page_id)] += count
+    ranked = sorted(
+        per_page.items(),
+        key=lambda item: (
+            -item[1],
+            pages[item[0]]["title"],
+            spaces[item[0][0]]["title"],
+            *item[0],
+        ),
+    )
+    top_pages = [
+        (rank, space_id, page_id, pages[(space_id, page_id)]["title"], spaces[space_id]["title"], n)
+        for rank, ((space_id, page_id), n) in enumerate(ranked, start=1)
+    ]
+    broken = dataset.expected_broken_url_events([s["id"] for s in dataset.sites], days)
+    per_day: Counter[date] = Counter()
+    for (day, _, _), count in views.items():
+        per_day[day] += count
+
+    orgs = {org["id"]: org["title"] for org in dataset.organizations}
+    seats: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for org_id, members in dataset.members_by_org.items():
+        for member in members:
+            row = seats[(orgs[org_id], member["role"] or "guest")]
+            last_seen = datetime.fromisoformat(member["lastSeenAt"].replace("Z", "+00:00"))
+            row[0] += 1
+            row[1] += bool(member["disabled"])
+            row[2] += not member["disabled"] and last_seen < now - timedelta(days=90)
+
+    read_spaces = {
+        atom.page[1]
+        for site in dataset.sites
+        for day in days
+        for atom in dataset.site_events(site["id"], day)
+        if atom.page is not None
+    }
+    unread = sorted(
+        key
+        for key, page in pages.items()
+        if key[0] in read_spaces and page["type"] == "document" and per_page[key] == 0
+    )
+    traffic: Counter[tuple[str, date]] = Counter()
+    for space_id in dataset.traffic_by_space:
+        for point in dataset.traffic_of(space_id):
+            moment = datetime.fromisoformat(point["timestamp"].replace("Z", "+00:00"))
+            traffic[(spaces[space_id]["title"], moment.astimezone(timezone.utc).date())] += point[
+                "count"
+            ]
+    return {
+        "top_pages": top_pages,
+        "broken_urls": sorted((site, url, n) for (site, url), n in broken.items()),
+        "views_per_day": sorted(per_day.items()),
+        "members_by_role": [(org, role, *counts) for (org, role), counts in sorted(seats.items())],
+        "unread_pages": unread,
+        "space_traffic": sorted(
+            ((title, day, n) for (title, day), n in traffic.items()), key=lambda r: (r[1], r[0])
+        ),
+    }
+
+
+def read_marts(query: Callable[[str], Rows]) -> dict[str, Rows]:
+    return {name: [tuple(row) for row in query(sql)] for name, sql in MART_QUERIES.items()}
+
+
+@dataclass
+class Loaded:
+    """One sync of the bundled API (0.91 profile, so traffic too), then the models, on DuckDB."""
+
+    dataset: Dataset
+    days: list[date]
+    duckdb_path: Path
+    pipelines_dir: Path
+    after_sync: Any
+    after_site_insights: Any
+    after_models: Any
+    models: Any
+
+    def query(self, sql: str) -> Rows:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+def _sync_and_build(
+    warehouse: WarehouseResource, dataset: Dataset, instance: DagsterInstance
+) -> tuple[Any, ...]:
+    """Full sync, site insights, models, evaluating the models' automation between the steps."""
+    asset_defs = defs()
+    # The sensor's first tick, before anything loads (a first evaluation only starts the cursor).
+    evaluations = [evaluate_automation_conditions(asset_defs, instance, models_selection)]
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
+        gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
+        assert run_full_sync(gitbook, warehouse, "WARNING", instance).success
+        evaluations.append(
+            evaluate_automation_conditions(
+                asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
+            )
+        )
+        # The sensor would now build what the tick requested: the models the sync fed.
+        first = [model_key(n) for n in MODELS if evaluations[-1].get_num_requested(model_key(n))]
+        assert first and run_models(warehouse, "WARNING", instance, first).success
+        assert run_site_insights(gitbook, warehouse, recent_days(), "WARNING", instance).success
+    evaluations.append(
+        evaluate_automation_conditions(
+            asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
+        )
+    )
+    models = run_models(warehouse, "WARNING", instance)
+    evaluations.append(
+        evaluate_automation_conditions(
+            asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
+        )
+    )
+    return (*evaluations[1:], models)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    root = tmp_path_factory.mktemp("models")
+    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        for name in SETTINGS_ENV:
+            mp.delenv(name, raising=False)
+        mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+        mp.chdir(root)
+        warehouse = WarehouseResource(
+            destination="duckdb",
+            duckdb_path=str(root / "warehouse.duckdb"),
+            pipelines_dir=str(root / "pipelines"),
+        )
+        steps = _sync_and_build(warehouse, dataset, instance)
+        yield Loaded(dataset, recent_days(), root / "warehouse.duckdb", root / "pipelines", *steps)
+
+
+def test_dbt_build_runs_through_dagster_and_every_test_is_a_passing_check(loaded: Loaded) -> None:
+    result = loaded.models
+    assert result.success
+    materialized = {m.asset_key for m in result.get_asset_materialization_events()}
+    assert {key.path[-1] for key in materialized} == MODELS
+    checks = result.get_asset_check_evaluations()
+    declared = {k for k in defs().resolve_asset_graph().asset_check_keys if k.asset_key.path[0]}
+    assert {c.asset_check_key for c in checks} == {
+        key for key in declared if key.asset_key.path[0] == "analytics"
+    }
+    assert len(checks) == 29 and all(check.passed for check in checks)
+
+
+def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
+    expected = expected_marts(loaded.dataset, loaded.days, datetime.now(timezone.utc))
+
+    actual = read_marts(loaded.query)
+
+    assert actual == expected
+    # The known data exercises every mart: 404s, unread pages, idle seats, traffic.
+    assert all(actual[name] for name in expected), actual
+    assert sum(row[-1] for row in actual["members_by_role"]) > 0
+
+
+def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded: Loaded) -> None:
+    """After the full sync only, the models over site_insights_daily wait (it has no partition
+    yet; `eager()` would wait for every day since the start date, forever); after days load,
+    exactly they are requested; once built, nothing is requested again."""
+    requested_after_sync = {
+        name for name in MODELS if loaded.after_sync.get_num_requested(model_key(name))
+    }
+    assert requested_after_sync == MODELS - SITE_INSIGHTS_MODELS
+    assert {
+        name for name in MODELS if loaded.after_site_insights.get_num_requested(model_key(name))
+    } == SITE_INSIGHTS_MODELS
+    assert loaded.after_models.total_requested == 0
+
+
+def test_a_failing_blocking_test_stops_the_models_downstream(
+    loaded: Loaded, tmp_path: Path
+) -> None:
+    """A page duplicated in the raw content table fails the staging key test (blocking): dbt
+    skips the marts over it, and the run fails."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(loaded.duckdb_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("insert into gitbook.content select * from gitbook.content limit 1")
+    warehouse = WarehouseResource(
+        destination="duckdb", duckdb_path=str(copy), pipelines_dir=str(tmp_path / "p")
+    )
+
+    result = run_models(warehouse, "WARNING")
+
+    assert not result.success
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    assert [c.asset_check_key.name for c in failed] == [
+        "unique_combination_stg_gitbook__pages_space_id__page_id"
+    ]
+    graph = defs().resolve_asset_graph()
+    assert graph.get(failed[0].asset_check_key).blocking
+    materialized = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()}
+    assert "stg_gitbook__pages" in materialized
+    assert not materialized & {"page_views_daily", "top_pages_30d", "unread_pages"}
+
+
+def test_models_on_postgres_give_the_same_marts(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance
+) -> None:
+    """The same sync and `dbt build` on PostgreSQL, with the profile filled from dlt's
+    credentials variable alone (the way a user configures the destination)."""
+    monkeypatch.setenv(CREDENTIALS_ENV, postgres_url)
+    warehouse = PostgresWarehouse(postgres_url, tmp_path / "pg_pipelines")
+    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
+
+    *_, models = _sync_and_build(warehouse.resource(), dataset, instance)
+
+    assert models.success
+    assert all(check.passed for check in models.get_asset_check_evaluations())
+    actual = read_marts(warehouse.query)
+    assert actual == expected_marts(dataset, recent_days(), datetime.now(timezone.utc))
