@@ -10,8 +10,10 @@ DuckDB file so that its generated data never mixes with a real sync's.
 """
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
+from contextlib import redirect_stdout
 from pathlib import Path
 
 from analytics_assets.devtools.bundled import RECENT_DAYS, bundled_gitbook, run_all
@@ -74,9 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{RECENT_DAYS} days of site_insights_daily (run log: --log-level DEBUG) ...",
         flush=True,
     )
-    with bundled_gitbook() as gitbook:
+    # dagster-dbt echoes dbt's own log to stdout; shown with DEBUG, or when something failed.
+    dbt_log = io.StringIO()
+    quiet = args.log_level != "DEBUG"
+    with bundled_gitbook() as gitbook, redirect_stdout(dbt_log if quiet else sys.stdout):
         results = run_all(gitbook, warehouse, log_level=args.log_level)
     if not all(result.success for result in results):
+        print(dbt_log.getvalue(), file=sys.stderr)
         print(
             "The demo sync failed; see the errors above (--log-level DEBUG shows the run log).",
             file=sys.stderr,
