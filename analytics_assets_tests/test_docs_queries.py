@@ -208,15 +208,6 @@ def test_members_by_role_query_counts_every_member_including_guests(
     assert ("Acme Docs", "read", 2, 1) in rows
 
 
-def test_every_query_gives_the_same_rows_through_dlt_dataset_access(
-    loaded: Loaded, queries: list[str]
-) -> None:
-    """docs/queries.md offers dlt's `pipeline.dataset()` as a way in; the queries must run there too
-    (dlt parses them with sqlglot before sending them to DuckDB)."""
-    for sql in queries:
-        assert loaded.dlt_query(sql) == loaded.query(sql)
-
-
 def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded) -> None:
     """Each ```python block of the section, run by the project's interpreter in a directory laid
     out like the repository after the demo."""
