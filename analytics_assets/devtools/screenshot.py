@@ -1,11 +1,14 @@
-"""Take the README's screenshot of the asset graph from a real `dagster dev`.
+"""Take the docs' screenshots of the asset graph from a real `dagster dev`.
 
     python -m analytics_assets.devtools.screenshot [--out docs/asset-graph.png]
+        [--models-out docs/models-graph.png]
 
 Starts `dagster dev` on the bundled API (no token, no network, a throwaway warehouse), runs the
-full sync through GraphQL so the graph shows materialized assets and passed checks, then points
-headless Chromium at the `gitbook` group's lineage page. Chromium is a developer tool here, not a
-test dependency: pass `--chromium` or set CHROMIUM_BIN if it is not on PATH.
+full sync, a week of site insights and the dbt models through GraphQL so the graphs show
+materialized assets and passed checks, then points headless Chromium at the lineage page of the
+`gitbook` group and of the `analytics` group (the models, with the `gitbook` tables they read).
+Chromium is a developer tool here, not a test dependency: pass `--chromium` or set CHROMIUM_BIN
+if it is not on PATH.
 """
 
 from __future__ import annotations
@@ -18,20 +21,42 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from analytics_assets.devtools.bundled import bundled_gitbook, recent_days
 from analytics_assets.devtools.webserver import DagsterDev, DagsterDevError, dagster_dev
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_GROUP, MODELS_JOB_NAME
 from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
 from analytics_assets.site_insights_assets import SITE_INSIGHTS_KEY
 
 DEFAULT_OUT = Path("docs") / "asset-graph.png"
+DEFAULT_MODELS_OUT = Path("docs") / "models-graph.png"
 CHROMIUM_ENV = "CHROMIUM_BIN"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 GROUP_NAME = "gitbook"
-WINDOW = (1600, 1300)  # tall enough for the eight assets at the zoom the UI picks
+WINDOW = (1600, 1300)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One group's lineage page: the window (CSS pixels) and the scale that fit its graph."""
+
+    group: str
+    window: tuple[int, int] = WINDOW
+    scale: float = 1.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The PNG's size in pixels."""
+        return (round(self.window[0] * self.scale), round(self.window[1] * self.scale))
+
+
+# Eleven tables and the models that read them, then twenty nodes (thirteen models and the seven
+# tables they read): pages larger than the window, drawn smaller so the whole graph fits.
+SYNC_SHOT = Shot(GROUP_NAME, window=(2600, 2000), scale=0.75)
+MODELS_SHOT = Shot(MODELS_GROUP, window=(3200, 2400), scale=0.75)
 # Virtual time Chromium grants the page before it shoots: enough for the app to load, query
 # GraphQL and lay out the graph; it finishes in a few real seconds when the page goes idle.
 VIRTUAL_TIME_BUDGET_MS = 20_000
@@ -66,9 +91,11 @@ def group_lineage_url(dev: DagsterDev, group: str = GROUP_NAME) -> str:
     return f"{dev.url}/locations/{quote(repo_path)}/asset-groups/{quote(group)}"
 
 
-def chromium_command(chromium: str, profile: Path, out: Path, url: str) -> list[str]:
+def chromium_command(
+    chromium: str, profile: Path, out: Path, url: str, shot: Shot = SYNC_SHOT
+) -> list[str]:
     """Headless Chromium that talks to nothing but the page, in a fresh profile."""
-    width, height = WINDOW
+    width, height = shot.window
     return [
         chromium,
         "--headless",
@@ -82,6 +109,7 @@ def chromium_command(chromium: str, profile: Path, out: Path, url: str) -> list[
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
         f"--window-size={width},{height}",
+        f"--force-device-scale-factor={shot.scale}",
         f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
         f"--screenshot={out}",
         url,
@@ -97,13 +125,13 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def shoot(chromium: str, url: str, out: Path) -> None:
+def shoot(chromium: str, url: str, out: Path, shot: Shot = SYNC_SHOT) -> None:
     """Screenshot `url` to `out`; raises with Chromium's output if it fails."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         completed = subprocess.run(
-            chromium_command(chromium, Path(profile), out.resolve(), url),
+            chromium_command(chromium, Path(profile), out.resolve(), url, shot),
             capture_output=True,
             text=True,
             timeout=CHROMIUM_TIMEOUT,
@@ -114,13 +142,13 @@ def shoot(chromium: str, url: str, out: Path) -> None:
             f"Chromium exited with {completed.returncode} and wrote no screenshot:\n"
             f"{completed.stdout}{completed.stderr}"
         )
-    if png_size(out) != WINDOW:
-        raise RuntimeError(f"{out} is {png_size(out)}, expected {WINDOW}")
+    if png_size(out) != shot.size:
+        raise RuntimeError(f"{out} is {png_size(out)}, expected {shot.size}")
 
 
 def materialize_everything(dev: DagsterDev) -> None:
-    """Run the full sync (every asset, then every check), then backfill the last week of site
-    insights, as a user would from the UI."""
+    """Run the full sync (every asset, then every check), backfill the last week of site
+    insights, then build the dbt models, as a user would from the UI."""
     run_id = dev.launch_job(FULL_SYNC_JOB_NAME)
     status = dev.wait_for_run(run_id)
     if status != "SUCCESS":
@@ -131,6 +159,11 @@ def materialize_everything(dev: DagsterDev) -> None:
     status, runs = dev.wait_for_backfill(backfill_id)
     if status != "COMPLETED_SUCCESS":
         raise DagsterDevError(f"the site insights backfill ended {status}: {runs}")
+    run_id = dev.launch_job(MODELS_JOB_NAME)
+    status = dev.wait_for_run(run_id)
+    if status != "SUCCESS":
+        errors = "\n".join(dev.run_errors(run_id))
+        raise DagsterDevError(f"the dbt models ended {status}:\n{errors}")
 
 
 def server_env(base_url: str, token: str, scratch: Path) -> Mapping[str, str]:
@@ -144,8 +177,11 @@ def server_env(base_url: str, token: str, scratch: Path) -> Mapping[str, str]:
     }
 
 
-def take_screenshot(out: Path, chromium: str, materialize: bool = True) -> str:
-    """Start everything, optionally sync, shoot; the URL that was shot."""
+def take_screenshots(
+    shots: Mapping[Path, Shot], chromium: str, materialize: bool = True
+) -> list[str]:
+    """Start everything, optionally sync and build, shoot each group; the URLs that were shot."""
+    urls = []
     with (
         tempfile.TemporaryDirectory(prefix="asset-graph-") as scratch,
         bundled_gitbook() as gitbook,
@@ -156,14 +192,18 @@ def take_screenshot(out: Path, chromium: str, materialize: bool = True) -> str:
             if materialize:
                 materialize_everything(dev)
             dev.graphql(NUX_SEEN_MUTATION)
-            url = group_lineage_url(dev)
-            shoot(chromium, url, out)
-    return url
+            for out, shot in shots.items():
+                urls.append(group_lineage_url(dev, shot.group))
+                shoot(chromium, urls[-1], out, shot)
+    return urls
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the gitbook group's PNG")
+    parser.add_argument(
+        "--models-out", type=Path, default=DEFAULT_MODELS_OUT, help="the models' group's PNG"
+    )
     parser.add_argument("--chromium", help=f"Chromium binary (default: ${CHROMIUM_ENV} or PATH)")
     parser.add_argument(
         "--no-materialize",
@@ -172,8 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    url = take_screenshot(args.out, find_chromium(args.chromium), not args.no_materialize)
-    print(f"Wrote {args.out} ({url})")
+    shots = {args.out: SYNC_SHOT, args.models_out: MODELS_SHOT}
+    urls = take_screenshots(shots, find_chromium(args.chromium), not args.no_materialize)
+    for out, url in zip(shots, urls, strict=True):
+        print(f"Wrote {out} ({url})")
     return 0
 
 
