@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         "Syncing the bundled GitBook API: gitbook_full_sync, then the last "
-        f"{RECENT_DAYS} days of site_insights_daily (run log: --log-level DEBUG) ...",
+        f"{RECENT_DAYS} days of site_insights_daily, then the dbt models (gitbook_models; run "
+        "log: --log-level DEBUG) ...",
         flush=True,
     )
     # dagster-dbt echoes dbt's own log to stdout; shown with DEBUG, or when something failed.
