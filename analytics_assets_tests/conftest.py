@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance
 
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
-from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, Runner, Warehouse
+from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, isolate
 from analytics_assets_tests.postgres import (
     REQUIRE_ENV,
     PostgresServer,
@@ -20,13 +20,7 @@ from analytics_assets_tests.postgres import (
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's GitBook or warehouse settings, or their dlt folder."""
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    # As in .dlt/config.toml, which tests do not read (they run in their tmp dir).
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

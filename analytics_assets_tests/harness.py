@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from dagster import (
     AssetKey,
     AssetsDefinition,
@@ -48,6 +49,19 @@ SETTINGS_ENV = (
     PIPELINES_DIR_ENV,
     FULL_REFETCH_ENV,
 )
+
+
+def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
+    """No test sees the developer's GitBook or warehouse settings, or their dlt folder: `root`
+    is the working directory and holds dlt's data. conftest applies it to every test; a
+    module-scoped fixture, which runs before conftest's, applies it itself."""
+    for name in SETTINGS_ENV:
+        mp.delenv(name, raising=False)
+    mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+    # As in .dlt/config.toml, which tests do not read (they run in their tmp dir).
+    mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    mp.chdir(root)
+
 
 # The asset graph: each table and the tables it hangs off.
 EXPECTED_PARENTS = {

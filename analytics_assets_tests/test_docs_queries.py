@@ -29,7 +29,7 @@ from analytics_assets.resources import (
     WarehouseResource,
 )
 from analytics_assets_tests.doc_sections import QUERIES_DOC, code_blocks, doc_section
-from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN
+from analytics_assets_tests.harness import TEST_TOKEN, isolate
 
 SECTION_TITLE = "## A look at the data"
 # West of UTC, so a query that took the session's time zone for the day would shift every point.
@@ -89,11 +89,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("queries_data")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     with pytest.MonkeyPatch.context() as mp:
-        # Module scope runs before conftest's autouse isolation, so isolate here the same way.
-        for name in SETTINGS_ENV:
-            mp.delenv(name, raising=False)
-        mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        mp.chdir(root)
+        isolate(mp, root)  # module scope runs before conftest's autouse isolation
         warehouse = WarehouseResource(
             destination="duckdb",
             duckdb_path=str(DEFAULT_DEMO_DUCKDB),

@@ -28,7 +28,7 @@ from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, Fake
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets.models import models_selection
 from analytics_assets.resources import GitBookResource, WarehouseResource
-from analytics_assets_tests.harness import SETTINGS_ENV, TEST_TOKEN, PostgresWarehouse
+from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, isolate
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 MODELS = {
@@ -220,10 +220,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("models")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
-        for name in SETTINGS_ENV:
-            mp.delenv(name, raising=False)
-        mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        mp.chdir(root)
+        isolate(mp, root)  # module scope runs before conftest's autouse isolation
         warehouse = WarehouseResource(
             destination="duckdb",
             duckdb_path=str(root / "warehouse.duckdb"),

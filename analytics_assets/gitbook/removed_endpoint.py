@@ -36,7 +36,6 @@ class RemovedEndpoint:
         self._decided = threading.Condition()
         self._state: str | None = None  # None: unknown; "open" or "gone" once decided
         self._probing = False
-        self.answered_locally = 0
 
     @property
     def gone(self) -> bool:
@@ -52,7 +51,6 @@ class RemovedEndpoint:
             while self._state is None and self._probing:
                 self._decided.wait()
             if self._state == "gone":
-                self.answered_locally += 1
                 return _gone(request)
             first = self._state is None
             self._probing = first
