@@ -4,9 +4,11 @@
 never when the module is imported.
 """
 
-from dagster import Definitions, definitions, in_process_executor
+from dagster import Definitions, definitions
 from dagster_dlt import DagsterDltResource
 
+from analytics_assets.alerts.sensors import alert_sensors
+from analytics_assets.alerts.webhook import Webhook
 from analytics_assets.assets import build_gitbook_assets
 from analytics_assets.automation import models_sensor
 from analytics_assets.checks import build_checks
@@ -21,6 +23,8 @@ from analytics_assets.jobs import (
 from analytics_assets.models import build_models_assets, models_selection
 from analytics_assets.models_project import dbt_cli, prepared_project
 from analytics_assets.operations import OperationsConfig
+from analytics_assets.recovery.executor import guarded_in_process_executor
+from analytics_assets.recovery.sensor import dead_run_recovery
 from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets.schedules import build_schedules
 from analytics_assets.site_insights_assets import (
@@ -60,12 +64,15 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
         sensors=[
             models_sensor(
                 models_selection, ops.models_automation_seconds, ops.models_automation_running
-            )
+            ),
+            dead_run_recovery,
+            *alert_sensors(Webhook.from_env(), ops.alert_sensor_seconds),
         ],
         # In-process: the sync is one dlt op and the checks are short queries. Separate step
         # processes would add seconds of imports each, and parallel check processes would
         # contend for an embedded DuckDB file's lock. Parallelism lives inside the dlt op.
-        executor=in_process_executor,
+        # Guarded: a dead run's pool slots are freed, and failures are alerted (recovery/).
+        executor=guarded_in_process_executor,
         resources={
             "dlt": DagsterDltResource(),
             "gitbook": GitBookResource(),

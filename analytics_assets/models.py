@@ -16,6 +16,7 @@ from analytics_assets.assets import CONCURRENCY_POOL
 from analytics_assets.automation import models_condition
 from analytics_assets.jobs import MODELS_GROUP
 from analytics_assets.models_profile import profile_env, scoped_env
+from analytics_assets.recovery.worker import CHILD_TAG, Worker
 from analytics_assets.resources import WarehouseResource
 
 # The op; not the job's name (gitbook_models): op and job names share one namespace.
@@ -67,6 +68,9 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
         # The dbt process inherits the profile's settings; they never appear in its arguments.
         with scoped_env(profile_env(warehouse)):
             invocation = dbt.cli(["build", "--target", target], context=context)
+        # If this worker is killed, dbt runs on for a moment: the recovery waits for it.
+        child = Worker.of(invocation.process.pid).to_tag()
+        context.instance.add_run_tags(context.run_id, {CHILD_TAG: child})
         yield from invocation.stream()
 
     return dbt_models

@@ -23,6 +23,7 @@ SITE_INSIGHTS_TODAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_TODAY_CRON"
 SITE_INSIGHTS_CLOSE_DAY_CRON_ENV = "ANALYTICS_SITE_INSIGHTS_CLOSE_DAY_CRON"
 MODELS_AUTOMATION_ENV = "ANALYTICS_MODELS_AUTOMATION"
 MODELS_AUTOMATION_SECONDS_ENV = "ANALYTICS_MODELS_AUTOMATION_SECONDS"
+ALERT_SENSOR_SECONDS_ENV = "ANALYTICS_ALERT_SENSOR_SECONDS"
 
 TRAFFIC_TABLE = "insights_traffic"
 SITE_INSIGHTS_TABLE = "site_insights_daily"
@@ -55,6 +56,8 @@ class OperationsConfig:
     # it looks for models whose inputs have loaded.
     models_automation_running: bool = True
     models_automation_seconds: int = 30
+    # How often, under the daemon, the alert sensors look for failed runs and stale assets.
+    alert_sensor_seconds: int = 60
 
     @classmethod
     def from_env(cls) -> "OperationsConfig":
@@ -92,6 +95,9 @@ class OperationsConfig:
             "models_automation_seconds": int(
                 EnvVar(MODELS_AUTOMATION_SECONDS_ENV).get_value()
                 or defaults.models_automation_seconds
+            ),
+            "alert_sensor_seconds": int(
+                EnvVar(ALERT_SENSOR_SECONDS_ENV).get_value() or defaults.alert_sensor_seconds
             ),
         }
         return cls(**settings)

@@ -15,9 +15,12 @@ from datetime import timedelta, timezone
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext
 
 from analytics_assets.jobs import (
+    SCHEDULED_DAY_MAX_RUNTIME_SECONDS,
+    SITE_INSIGHTS_JOB_NAME,
     gitbook_full_sync_job,
     gitbook_site_insights_job,
     gitbook_traffic_sync_job,
+    max_runtime,
 )
 from analytics_assets.operations import OperationsConfig
 
@@ -30,7 +33,11 @@ def _utc_day(days_back: int) -> Callable[[ScheduleEvaluationContext], RunRequest
         assert tick is not None
         day = tick.astimezone(timezone.utc).date()  # partitions are UTC days, whatever the cron tz
         key = (day - timedelta(days=days_back)).isoformat()
-        return RunRequest(run_key=f"{key}@{tick.isoformat()}", partition_key=key)
+        return RunRequest(
+            run_key=f"{key}@{tick.isoformat()}",
+            partition_key=key,
+            tags=max_runtime(SITE_INSIGHTS_JOB_NAME, SCHEDULED_DAY_MAX_RUNTIME_SECONDS),
+        )
 
     return partition
 

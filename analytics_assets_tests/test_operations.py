@@ -5,12 +5,19 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DefaultScheduleStatus
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    build_schedule_context,
+)
 from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from analytics_assets.definitions import defs
@@ -115,8 +122,12 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
     for check_key in graph.asset_check_keys:
         if check_key.asset_key.path[0] == "gitbook":  # the dbt tests: test_models.py
             checks_per_table[check_key.asset_key.path[-1]] += 1
-    # The one sensor: the dbt models' automation (running: it calls no API).
-    assert [s.name for s in definitions.sensors] == ["gitbook_models_automation"]
+    # The dbt models' automation and the dead-run recovery (both running: they call no API);
+    # the alert sensors only when ANALYTICS_ALERT_WEBHOOK_URL is set (test_alert_sensors...).
+    assert [s.name for s in definitions.sensors] == [
+        "gitbook_models_automation",
+        "gitbook_dead_run_recovery",
+    ]
     assert checks_per_table == {
         "users": 4,
         "organizations": 4,
@@ -128,6 +139,43 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "site_insights_daily": 6,
         **dict.fromkeys(histories, 3),
     }
+
+
+def test_alert_sensors_exist_and_run_only_when_a_webhook_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANALYTICS_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    monkeypatch.setenv("ANALYTICS_ALERT_SENSOR_SECONDS", "120")
+
+    sensors = {s.name: s for s in defs().sensors}
+
+    alerts = {"gitbook_run_failure_alerts", "gitbook_freshness_alerts"}
+    assert alerts < set(sensors)
+    assert {sensors[name].default_status for name in alerts} == {DefaultSensorStatus.RUNNING}
+    assert {sensors[name].minimum_interval_seconds for name in alerts} == {120}
+
+
+def test_sync_jobs_carry_a_max_runtime_and_scheduled_days_a_shorter_one() -> None:
+    definitions = defs()
+    runtimes = {
+        name: definitions.resolve_job_def(name).tags.get("dagster/max_runtime")
+        for name in ("gitbook_full_sync", "gitbook_traffic_sync", "gitbook_site_insights_sync")
+    }
+    assert runtimes == {
+        "gitbook_full_sync": "7200",
+        "gitbook_traffic_sync": "3600",
+        "gitbook_site_insights_sync": "21600",
+    }
+    assert definitions.resolve_job_def("gitbook_models").tags["dagster/max_runtime"] == "3600"
+    schedule = {s.name: s for s in definitions.schedules}["gitbook_hourly_site_insights_today"]
+    tick = datetime(2026, 11, 26, 13, 25, tzinfo=timezone.utc)
+    repository = definitions.get_repository_def()
+    with build_schedule_context(
+        scheduled_execution_time=tick, repository_def=repository
+    ) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests or []
+    assert request.partition_key == "2026-11-26"
+    assert request.tags["dagster/max_runtime"] == "3600"
 
 
 def test_overlapping_runs_queue_on_the_pool_instead_of_writing_at_once(tmp_path: Path) -> None:
@@ -158,6 +206,8 @@ def test_overlapping_runs_queue_on_the_pool_instead_of_writing_at_once(tmp_path:
         ]
         outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    # The waiting run saw a live holder: it waited, and freed nothing.
+    assert not any("Freed the pool slots" in output for output in outputs)
 
     with DagsterInstance.from_config(str(home)) as instance:
         records = instance.get_run_records()

@@ -26,6 +26,7 @@ from analytics_assets.devtools.webserver import (
 )
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.operations import MODELS_AUTOMATION_SECONDS_ENV
+from analytics_assets.recovery.sensor import RECOVERY_SENSOR
 from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
 from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
 
@@ -189,7 +190,10 @@ def test_the_dbt_models_continue_the_lineage_with_their_automation(served: Serve
     assert [
         (sensor["name"], sensor["sensorType"], sensor["sensorState"]["status"])
         for sensor in answer["results"]
-    ] == [(MODELS_SENSOR_NAME, "AUTO_MATERIALIZE", "RUNNING")]
+    ] == [
+        (MODELS_SENSOR_NAME, "AUTO_MATERIALIZE", "RUNNING"),
+        (RECOVERY_SENSOR, "STANDARD", "RUNNING"),
+    ]
 
 
 def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -445,17 +446,22 @@ def dagster_dev(
     port: int | None = None,
     startup_timeout: float = 180.0,
     shutdown_timeout: float = 60.0,
+    instance_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[DagsterDev]:
     """`dagster dev` on `root`'s workspace.yaml with a temporary DAGSTER_HOME and `env`.
 
-    Yields once the code location is loaded; on exit stops the whole process group and records
-    how in `DagsterDev.shutdown`.
+    The instance is `root`'s dagster.yaml, with `instance_overrides` merged into its sections
+    (test-sized intervals). Yields once the code location is loaded; on exit stops the whole
+    process group and records how in `DagsterDev.shutdown`.
     """
     with tempfile.TemporaryDirectory(
         prefix="dagster-home-", ignore_cleanup_errors=True
     ) as home_dir:
         home = Path(home_dir)
-        shutil.copy(root / "dagster.yaml", home / "dagster.yaml")
+        settings = yaml.safe_load((root / "dagster.yaml").read_text())
+        for section, values in (instance_overrides or {}).items():
+            settings[section] = {**settings.get(section, {}), **values}
+        (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
         server = start_process(home, port or free_port(), env, root)
         try:
             wait_until_ready(server, startup_timeout)

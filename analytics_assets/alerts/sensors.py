@@ -1,0 +1,60 @@
+"""Under the daemon, the two alerts a run cannot send about itself.
+
+- `gitbook_run_failure_alerts`: Dagster's `run_failure_sensor`, for runs that failed without
+  their worker sending (a worker killed mid-run, which Dagster then marks failed; a run that
+  failed before its steps started). Runs that already sent their alert are skipped by tag.
+- `gitbook_freshness_alerts`: assets that went past their freshness window while nothing ran.
+
+Both exist only when `ANALYTICS_ALERT_WEBHOOK_URL` is set, and then start running.
+"""
+
+from dagster import (
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from analytics_assets.alerts.freshness import alert_stale_assets
+from analytics_assets.alerts.messages import first_line, run_failed, step_failure_summary
+from analytics_assets.alerts.once import claim_run_failure
+from analytics_assets.alerts.webhook import Webhook
+
+RUN_FAILURE_SENSOR = "gitbook_run_failure_alerts"
+FRESHNESS_SENSOR = "gitbook_freshness_alerts"
+
+
+def alert_sensors(webhook: Webhook | None, interval_seconds: int) -> list[SensorDefinition]:
+    """None when alerts are off; `interval_seconds` is how often each looks."""
+    if webhook is None:
+        return []
+
+    @run_failure_sensor(
+        name=RUN_FAILURE_SENSOR,
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="One webhook alert per failed run that has not sent its own.",
+    )
+    def run_failure_alerts(context: RunFailureSensorContext) -> None:
+        run = context.dagster_run
+        if not claim_run_failure(context.instance, run.run_id):
+            return
+        steps = [step_failure_summary(event) for event in context.get_step_failure_events()]
+        why = "\n".join(steps[:5]) or first_line(context.failure_event.message)
+        webhook.send(run_failed(run.job_name, run.run_id, why), context.log.warning)
+
+    @sensor(
+        name=FRESHNESS_SENSOR,
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="One webhook alert per asset that goes past its freshness window.",
+    )
+    def freshness_alerts(context: SensorEvaluationContext) -> SkipReason:
+        graph = context.repository_def.asset_graph  # type: ignore[union-attr]
+        sent = alert_stale_assets(context.instance, graph, webhook, context.log.warning)
+        return SkipReason(f"{sent} stale asset alert(s) sent")
+
+    return [run_failure_alerts, freshness_alerts]
