@@ -55,8 +55,18 @@ class Headless:
     def run(
         self, *args: str, kill_at: str | None = None, **env: str
     ) -> subprocess.CompletedProcess[str]:
+        """`dagster ARGS...` (killed at `kill_at`, see killed_cli.py)."""
+        return self._complete(self.command(args, kill_at), env)
+
+    def run_module(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m MODULE ARGS...`, as a user runs this project's own commands."""
+        return self._complete([sys.executable, "-m", module, *args], {})
+
+    def _complete(
+        self, command: list[str], env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.command(args, kill_at),
+            command,
             cwd=REPO,
             env={**self.env, **env},
             capture_output=True,
@@ -109,8 +119,8 @@ class Headless:
 
 
 def headless(api: FakeGitBookAPI, root: Path, **env: str) -> Headless:
-    """DAGSTER_HOME holds a copy of the repository's dagster.yaml; its storage is created once,
-    before any run, as docs/operating.md tells users to (`dagster instance migrate`)."""
+    """DAGSTER_HOME holds a copy of the repository's dagster.yaml; its storage is created once
+    before any run, as docs/operating.md tells users to (there with `dagster instance migrate`)."""
     home = root / "dagster_home"
     home.mkdir(parents=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")

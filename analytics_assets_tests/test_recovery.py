@@ -10,13 +10,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dagster import DagsterRun, DagsterRunStatus
 
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
 from analytics_assets.recovery.stale_claims import holders
+from analytics_assets.recovery.worker import WORKER_TAG, Worker
 from analytics_assets_tests.harness import TEST_TOKEN
-from analytics_assets_tests.headless import DEFINITIONS, Headless, headless
+from analytics_assets_tests.headless import DEFINITIONS, POOL, Headless, headless
 
 KILLED = -9
 DAY = date(2024, 6, 29)  # within the demo data set's events
@@ -134,3 +136,34 @@ def test_a_models_run_killed_during_dbt_build_is_followed_by_a_green_models_run(
         "select table_name from information_schema.tables where table_schema = 'analytics'"
     )}  # fmt: skip
     assert {"page_views_daily", "broken_urls", "top_pages_30d"} <= marts
+
+
+def test_a_holder_nobody_can_judge_stops_the_next_run_at_once_naming_the_command(
+    api: FakeGitBookAPI, tmp_path: Path
+) -> None:
+    """A run on another host holds the slot and no monitoring daemon runs: waiting could be
+    forever, so the next run fails at once, naming the holder and the one command that frees
+    it; that command then lets the run after it through."""
+    cli = headless(api, tmp_path)
+    elsewhere = Worker("another-host", "boot", 4242, "1").to_tag()
+    with cli.instance() as instance:
+        running = DagsterRunStatus.STARTED
+        holder = instance.add_run(
+            DagsterRun(FULL_SYNC_JOB_NAME, status=running, tags={WORKER_TAG: elsewhere})
+        )
+        storage = instance.event_log_storage
+        assert storage.initialize_concurrency_limit_to_default(POOL)  # dagster.yaml's limit
+        claim = storage.claim_concurrency_slot(POOL, holder.run_id, "gitbook")
+        assert claim.is_claimed
+
+    stopped = cli.sync()
+
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0
+    assert f"python -m analytics_assets.recovery --free {holder.run_id}" in output
+    assert "another-host" in output and len(api.requests) == 0
+    freed = cli.run_module("analytics_assets.recovery", "--free", holder.run_id)
+    assert freed.returncode == 0 and holder.run_id in freed.stdout
+    assert cli.slots_held() == 0
+    assert cli.sync().returncode == 0
+    assert {run.run_id: run.status for run in cli.runs()}[holder.run_id] == DagsterRunStatus.FAILURE

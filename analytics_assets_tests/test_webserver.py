@@ -187,13 +187,13 @@ def test_the_dbt_models_continue_the_lineage_with_their_automation(served: Serve
     repository = served.dev.repository().as_dict()
     answer = served.dev.graphql(SENSORS_QUERY, {"repository": repository})["sensorsOrError"]
     assert answer["__typename"] == "Sensors", answer
-    assert [
+    assert {
         (sensor["name"], sensor["sensorType"], sensor["sensorState"]["status"])
         for sensor in answer["results"]
-    ] == [
+    } == {
         (MODELS_SENSOR_NAME, "AUTO_MATERIALIZE", "RUNNING"),
         (RECOVERY_SENSOR, "STANDARD", "RUNNING"),
-    ]
+    }
 
 
 def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> None:
