@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRun, DagsterRunStatus
 
+from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
 from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
@@ -19,6 +20,7 @@ from analytics_assets.recovery.stale_claims import holders
 from analytics_assets.recovery.worker import WORKER_TAG, Worker
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.headless import DEFINITIONS, POOL, Headless, headless
+from analytics_assets_tests.webhook_receiver import webhook_receiver
 
 KILLED = -9
 DAY = date(2024, 6, 29)  # within the demo data set's events
@@ -85,16 +87,21 @@ def test_a_sync_killed_in_process_is_followed_by_a_green_sync(
     assert_exact_tables(cli)
 
 
-def test_a_sync_killed_mid_extraction_is_followed_by_a_green_sync(
+def test_a_sync_killed_mid_extraction_is_followed_by_a_green_sync_that_alerts_it(
     api: FakeGitBookAPI, tmp_path: Path
 ) -> None:
-    cli = headless(api, tmp_path)
+    """Nobody else will tell of a headless run that died: the run that finds it dead does."""
+    with webhook_receiver() as receiver:
+        cli = headless(api, tmp_path, **{ALERT_WEBHOOK_ENV: receiver.url})
 
-    killed = cli.kill_when(FULL_SYNC, lambda: len(api.requests) >= 6)
+        killed = cli.kill_when(FULL_SYNC, lambda: len(api.requests) >= 6)
 
-    assert 6 <= len(api.requests) < 20, "the kill should land mid-extraction"
-    assert_recovers_from(cli, killed.returncode, FULL_SYNC)
+        assert 6 <= len(api.requests) < 20, "the kill should land mid-extraction"
+        dead = next(run for run in cli.runs() if not run.is_finished)
+        assert_recovers_from(cli, killed.returncode, FULL_SYNC)
     assert_exact_tables(cli)
+    (text,) = receiver.texts()
+    assert dead.run_id in text and "worker process is gone" in text
 
 
 def test_a_site_insights_day_killed_mid_query_is_followed_by_a_green_day(
