@@ -74,17 +74,26 @@ def site_insights_day(day: date) -> list[str]:
     return ["asset", "materialize", *DEFINITIONS, *select]
 
 
-@pytest.mark.parametrize("kill_at", ["normalize", "load", "check"])
-def test_a_sync_killed_in_process_is_followed_by_a_green_sync(
-    api: FakeGitBookAPI, tmp_path: Path, kill_at: str
+def test_syncs_killed_mid_load_in_a_check_and_after_the_last_request_end_in_a_green_sync(
+    api: FakeGitBookAPI, tmp_path: Path
 ) -> None:
-    """Killed after its last request (normalize), mid-load, and in a check step."""
+    """Three syncs killed in a row, each at a later point than the previous one could trip
+    on: mid-load (the package never committed), in the first check step, then after the last
+    request (as dlt starts to normalize). Each next run frees the dead one's slot, gets past
+    the point where that one died, and the last run is green with exact tables."""
     cli = headless(api, tmp_path)
+    killed = cli.run(*FULL_SYNC, kill_at="load")
 
-    killed = cli.run(*FULL_SYNC, kill_at=kill_at)
+    for kill_at in ("check", "normalize"):
+        dead = next(run for run in cli.runs() if not run.is_finished)
+        assert killed.returncode == KILLED and cli.slots_held() == 1
+        killed = cli.run(*FULL_SYNC, kill_at=kill_at)
+        output = killed.stdout + killed.stderr
+        assert f"Freed the pool slots of run {dead.run_id}" in output
 
     assert_recovers_from(cli, killed.returncode, FULL_SYNC)
     assert_exact_tables(cli)
+    assert [run.status.value for run in cli.runs()] == ["FAILURE"] * 3 + ["SUCCESS"]
 
 
 def test_a_sync_killed_mid_extraction_is_followed_by_a_green_sync_that_alerts_it(
