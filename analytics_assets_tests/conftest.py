@@ -20,7 +20,7 @@ from analytics_assets_tests.postgres import (
 
 # Modules whose module-scoped fixture is a whole sync or a `dagster dev` server: under
 # pytest-xdist each stays on one worker, so that it is set up once (see the scheduler below).
-SHARED_SETUP_MODULES = ("test_webserver", "test_models", "test_docs_queries")
+SHARED_SETUP_MODULES = ("test_webserver", "test_models", "test_docs_queries", "test_sync")
 # The modules with the longest tests, started first so that none is left running alone at the
 # end of a parallel run; the rest keep their order. Only a scheduling hint: a name missing here
 # costs time, never a test.
