@@ -10,13 +10,20 @@ whatever ANALYTICS_DESTINATION says.
 
 dagster-dbt's own preparer looks for `dbt` on PATH, which a venv's interpreter run by path
 (`.venv/bin/python -m ...`) does not have; the same parse is run here with this venv's dbt.
+
+Before each dbt command, dagster-dbt asks the executable for its version (`dbt --version`), and
+dbt's answer asks PyPI for its latest releases: seconds per models run or parse, and a call to
+the internet from each. The resource here knows the version without asking (see `VenvDbtCli`).
 """
 
 import sys
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 # What a manifest is made from: newer than all of these, it is current.
@@ -43,9 +50,18 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return False
 
 
+class VenvDbtCli(DbtCliResource):
+    """dagster-dbt's resource, running this venv's dbt, whose version is the installed dbt-core's:
+    dagster-dbt would otherwise run `dbt --version` (and dbt would ask PyPI) once per command."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(installed_version("dbt-core"))
+
+
 def dbt_cli(project: DbtProject) -> DbtCliResource:
     """The resource that runs this venv's dbt in the project."""
-    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+    return VenvDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
 def prepare(project: DbtProject) -> None:

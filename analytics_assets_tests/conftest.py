@@ -4,6 +4,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterInstance
@@ -16,6 +17,65 @@ from analytics_assets_tests.postgres import (
     find_bindir,
     running_postgres,
 )
+
+# Modules whose module-scoped fixture is a whole sync or a `dagster dev` server: under
+# pytest-xdist each stays on one worker, so that it is set up once (see the scheduler below).
+SHARED_SETUP_MODULES = ("test_webserver", "test_models", "test_docs_queries", "test_sync")
+# The modules with the longest tests, started first so that none is left running alone at the
+# end of a parallel run; the rest keep their order. Only a scheduling hint: a name missing here
+# costs time, never a test.
+LONGEST_FIRST = (
+    "test_webserver",
+    "test_models",
+    "test_docs_queries",
+    "test_openapi_property",
+    "test_deploy",
+    "test_account_shapes",
+    "test_operations",
+    "test_site_insights_cli",
+    "test_gate",
+    "test_partial_access",
+    "test_postgres_destination",
+    "test_demo",
+    "test_rate_limit",
+    "test_mirror",
+    "test_checks",
+)
+
+
+def _module(nodeid: str) -> str:
+    return Path(nodeid.split("::")[0]).stem
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first; stable, so each module, and the unlisted ones, keep their
+    order."""
+    last = len(LONGEST_FIRST)
+    items.sort(
+        key=lambda item: (
+            LONGEST_FIRST.index(m) if (m := _module(item.nodeid)) in LONGEST_FIRST else last
+        )
+    )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown when it is not installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (pyproject.toml's addopts), narrowed: the modules of
+    SHARED_SETUP_MODULES stay on one worker each, and every other test is a unit of its own, so
+    the long tests of one module (the sparse account shapes) run side by side.
+
+    xdist's own `loadgroup` cannot do this with pytest 9.2: it marks groups by rewriting
+    `item._nodeid`, which pytest 9.2 no longer reads."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedSetupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if _module(nodeid) in SHARED_SETUP_MODULES else nodeid
+
+    return SharedSetupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

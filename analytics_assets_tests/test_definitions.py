@@ -136,3 +136,21 @@ def test_models_continue_the_lineage_of_the_raw_tables() -> None:
     checks = [c for c in graph.asset_check_keys if c.asset_key.path[0] == "analytics"]
     blocking = [c for c in checks if graph.get(c).blocking]
     assert (len(checks), len(blocking)) == (29, 25)
+
+
+def test_the_dbt_resource_knows_its_version_without_running_dbt() -> None:
+    """dagster-dbt asks `dbt --version` before each command, and dbt asks PyPI; the resource the
+    code location uses answers from the installed dbt-core instead, which is the dbt it runs."""
+    import shutil
+
+    import dbt.version
+
+    from analytics_assets.models_project import DBT_EXECUTABLE, models_project
+
+    resource = defs().resources["dbt"]
+    assert resource.dbt_executable == DBT_EXECUTABLE
+    assert Path(DBT_EXECUTABLE).parent == Path(sys.executable).parent
+    assert str(resource._cli_version) == dbt.version.__version__
+    # The same resource on an executable that fails whenever it runs: nothing ran.
+    never_runs = type(resource)(project_dir=models_project(), dbt_executable=shutil.which("false"))
+    assert str(never_runs._cli_version) == dbt.version.__version__

@@ -1,12 +1,43 @@
 """End to end: the bundled API, through Dagster's `materialize`, into a real DuckDB file."""
 
-from dagster import AssetKey
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+import pytest
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets_tests.harness import TEST_TOKEN, Runner
+from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, isolate
 
 TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
+
+
+@dataclass(frozen=True)
+class Synced:
+    """One full sync of the demo data, which the tests that only read it share."""
+
+    runner: Runner
+    result: ExecuteInProcessResult
+    dataset: Dataset
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """conftest's `runner` after `runner.materialize()`, once for the module: the same API
+    profile, data and warehouse layout. Tests that write to the warehouse or the API use their
+    own `runner` instead."""
+    root = tmp_path_factory.mktemp("sync")
+    dataset = Dataset.demo()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api,
+        DagsterInstance.ephemeral() as instance,
+    ):
+        isolate(mp, root)  # module scope runs before conftest's autouse isolation
+        warehouse = Warehouse(root / "warehouse.duckdb", root / "dlt_pipelines")
+        runner = Runner(api, warehouse, instance)
+        yield Synced(runner, runner.materialize(), dataset)
 
 
 def data_columns(runner: Runner, table: str) -> str:
@@ -30,8 +61,8 @@ def snapshot(runner: Runner) -> dict[str, list[tuple]]:
     }
 
 
-def test_full_sync_loads_exact_row_counts(runner: Runner, dataset: Dataset) -> None:
-    result = runner.materialize()
+def test_full_sync_loads_exact_row_counts(synced: Synced) -> None:
+    runner, result, dataset = synced.runner, synced.result, synced.dataset
 
     assert result.success
     expected = dataset.expected_row_counts()
@@ -43,10 +74,8 @@ def test_full_sync_loads_exact_row_counts(runner: Runner, dataset: Dataset) -> N
     )
 
 
-def test_materialization_metadata_has_row_count_and_dataset_table_name(
-    runner: Runner, dataset: Dataset
-) -> None:
-    result = runner.materialize()
+def test_materialization_metadata_has_row_count_and_dataset_table_name(synced: Synced) -> None:
+    result, dataset = synced.result, synced.dataset
 
     expected = dataset.expected_row_counts()
     events = {m.asset_key: m for m in result.asset_materializations_for_node("gitbook")}
@@ -56,9 +85,8 @@ def test_materialization_metadata_has_row_count_and_dataset_table_name(
         assert metadata["dagster/table_name"].value == f"gitbook.{table}"
 
 
-def test_awkward_cases_load_as_distinct_rows(runner: Runner, dataset: Dataset) -> None:
-    runner.materialize()
-    wh = runner.warehouse
+def test_awkward_cases_load_as_distinct_rows(synced: Synced) -> None:
+    wh, dataset = synced.runner.warehouse, synced.dataset
 
     # One person in two orgs is two member rows, one per org.
     shared = wh.query(
@@ -99,10 +127,8 @@ def test_awkward_cases_load_as_distinct_rows(runner: Runner, dataset: Dataset) -
         )
 
 
-def test_ids_with_reserved_characters_are_url_encoded(
-    runner: Runner, fake_api: FakeGitBookAPI, dataset: Dataset
-) -> None:
-    runner.materialize()
+def test_ids_with_reserved_characters_are_url_encoded(synced: Synced) -> None:
+    runner, fake_api, dataset = synced.runner, synced.runner.api, synced.dataset
     awkward = dataset.awkward_space_id
     assert any(c in awkward for c in "/+ ")
 
@@ -120,8 +146,8 @@ def _walk(pages: list[dict]):
         yield from _walk(page.get("pages") or [])
 
 
-def test_nested_pages_are_flattened_with_parent_ids(runner: Runner, dataset: Dataset) -> None:
-    runner.materialize()
+def test_nested_pages_are_flattened_with_parent_ids(synced: Synced) -> None:
+    runner = synced.runner
 
     rows = runner.warehouse.query(
         "select space_id, id, parent_page_id from gitbook.content where parent_page_id is not null"
@@ -146,8 +172,8 @@ def test_user_in_a_data_envelope_loads_as_one_row(dataset: Dataset, warehouse, i
     assert warehouse.query("select id from gitbook.users") == [(dataset.user["id"],)]
 
 
-def test_declared_columns_are_typed_even_when_all_values_are_null(runner: Runner) -> None:
-    runner.materialize()
+def test_declared_columns_are_typed_even_when_all_values_are_null(synced: Synced) -> None:
+    runner = synced.runner
 
     types = dict(
         runner.warehouse.query(
