@@ -27,6 +27,9 @@ SHARED_SETUP_MODULES = ("test_webserver", "test_models", "test_docs_queries", "t
 LONGEST_FIRST = (
     "test_webserver",
     "test_models",
+    "test_alerts",
+    "test_recovery",
+    "test_daemon_recovery",
     "test_docs_queries",
     "test_openapi_property",
     "test_deploy",
