@@ -66,7 +66,7 @@ def build_definitions(ops: OperationsConfig, destination: str = "duckdb") -> Def
                 models_selection, ops.models_automation_seconds, ops.models_automation_running
             ),
             dead_run_recovery,
-            *alert_sensors(Webhook.from_env(), ops.alert_sensor_seconds),
+            *alert_sensors(Webhook.from_env() is not None, ops.alert_sensor_seconds),
         ],
         # In-process: the sync is one dlt op and the checks are short queries. Separate step
         # processes would add seconds of imports each, and parallel check processes would

@@ -21,15 +21,16 @@ from dagster import (
 from analytics_assets.alerts.freshness import alert_stale_assets
 from analytics_assets.alerts.messages import first_line, run_failed, step_failure_summary
 from analytics_assets.alerts.once import claim_run_failure
-from analytics_assets.alerts.webhook import Webhook
+from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV, Webhook
 
 RUN_FAILURE_SENSOR = "gitbook_run_failure_alerts"
 FRESHNESS_SENSOR = "gitbook_freshness_alerts"
 
 
-def alert_sensors(webhook: Webhook | None, interval_seconds: int) -> list[SensorDefinition]:
-    """None when alerts are off; `interval_seconds` is how often each looks."""
-    if webhook is None:
+def alert_sensors(configured: bool, interval_seconds: int) -> list[SensorDefinition]:
+    """None when alerts are off; `interval_seconds` is how often each looks. Each tick reads the
+    webhook anew, so one that failed is tried again on the next tick."""
+    if not configured:
         return []
 
     @run_failure_sensor(
@@ -39,7 +40,10 @@ def alert_sensors(webhook: Webhook | None, interval_seconds: int) -> list[Sensor
         description="One webhook alert per failed run that has not sent its own.",
     )
     def run_failure_alerts(context: RunFailureSensorContext) -> None:
+        webhook = Webhook.from_env()
         run = context.dagster_run
+        if webhook is None:
+            return
         if not claim_run_failure(context.instance, run.run_id):
             return
         steps = [step_failure_summary(event) for event in context.get_step_failure_events()]
@@ -53,6 +57,9 @@ def alert_sensors(webhook: Webhook | None, interval_seconds: int) -> list[Sensor
         description="One webhook alert per asset that goes past its freshness window.",
     )
     def freshness_alerts(context: SensorEvaluationContext) -> SkipReason:
+        webhook = Webhook.from_env()
+        if webhook is None:
+            return SkipReason(f"{ALERT_WEBHOOK_ENV} is not set")
         graph = context.repository_def.asset_graph  # type: ignore[union-attr]
         sent = alert_stale_assets(context.instance, graph, webhook, context.log.warning)
         return SkipReason(f"{sent} stale asset alert(s) sent")

@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dlt
 from dagster import EnvVar
@@ -39,12 +39,15 @@ def redact(text: str) -> str:
     return text[:MAX_TEXT]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Webhook:
-    """Where alerts go; `from_env()` is None when alerts are off."""
+    """Where alerts go; `from_env()` is None when alerts are off. Once a delivery has failed,
+    this object sends nothing more, so a dead receiver costs a run one timeout, not one per
+    alert: runs and sensor ticks each make their own."""
 
-    url: str
+    url: str = field(repr=False)
     timeout: float = TIMEOUT_SECONDS
+    failed: bool = False
 
     @classmethod
     def from_env(cls) -> "Webhook | None":
@@ -53,6 +56,8 @@ class Webhook:
 
     def send(self, text: str, warn: Callable[[str], None]) -> bool:
         """POST `text`; on failure retry once, then `warn` and return False. Never raises."""
+        if self.failed:
+            return False
         body = json.dumps({"text": redact(text)}).encode()
         problem = ""
         for _ in range(ATTEMPTS):
@@ -68,9 +73,10 @@ class Webhook:
             except (OSError, ValueError) as exc:  # refused, reset, timed out, bad URL
                 reason = getattr(exc, "reason", exc)
                 problem = type(reason).__name__ if not isinstance(reason, str) else reason
+        self.failed = True
         warn(
             f"Alert not delivered: the webhook in {ALERT_WEBHOOK_ENV} failed {ATTEMPTS} times "
-            f"({problem}, {self.timeout:.0f} s timeout each). The run goes on; check the URL "
-            "and the receiver."
+            f"({problem}, {self.timeout:.0f} s timeout each); this run sends no further alerts. "
+            "The run goes on; check the URL and the receiver."
         )
         return False

@@ -3,6 +3,7 @@
     python -m analytics_assets.recovery                 # list holders; free the provably dead
     python -m analytics_assets.recovery --dry-run       # only list
     python -m analytics_assets.recovery --free RUN_ID   # free that run (marked failed if running)
+    python -m analytics_assets.recovery --free RUN_ID --force   # even if its worker looks alive
 
 Reads the instance from DAGSTER_HOME, like every `dagster` command.
 """
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics_assets.recovery")
     parser.add_argument("--free", metavar="RUN_ID", help="free this run's pool slots")
     parser.add_argument("--dry-run", action="store_true", help="list holders, change nothing")
+    parser.add_argument(
+        "--force", action="store_true", help="with --free: even if its worker is alive here"
+    )
     args = parser.parse_args(argv)
     with DagsterInstance.get() as instance:
         notify = alert_dead_run(instance, Webhook.from_env(), print)
@@ -28,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
             match = [h for h in holders(instance) if h.run_id == args.free]
             if not match:
                 print(f"Run {args.free} holds no pool slot on this instance; nothing to free.")
+                return 1
+            if match[0].alive and not args.force:
+                print(
+                    f"Not freed: {match[0].describe()}. Its worker is alive on this machine; "
+                    "stop it first (or add --force if you know it no longer writes)."
+                )
                 return 1
             print(free(instance, match[0], notify))
             return 0

@@ -5,7 +5,10 @@ Before any step asks for a pool slot, the run records its worker (`worker.WORKER
 the slots of runs whose worker is provably dead, marking those runs failed and logging one
 WARNING that names each. A holder nobody can judge stops this run at once with a message that
 names it and the command that frees it, instead of a silent wait. While the run's steps execute,
-a thread repeats the healing, so a holder that dies while this run waits is freed too.
+a thread repeats the healing, so a holder that dies while this run waits is freed too, and
+watches this run itself: once something else ended it (run monitoring past its max runtime, a
+person terminating it), the worker stops, so that it never writes beside the run that takes
+over its freed slot.
 
 It also sends this run's alerts (`analytics_assets.alerts`): each failed ERROR check, the run's
 own failure, and assets found past their freshness window when it ends.
@@ -14,6 +17,8 @@ own failure, and assets found past their freshness window when it ends.
 one, so none of this applies there; the CLI, `dagster dev` and deployed run workers use this.
 """
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -30,9 +35,12 @@ from analytics_assets.alerts.freshness import alert_stale_assets
 from analytics_assets.alerts.run_alerts import RunAlerts, alert_dead_run
 from analytics_assets.alerts.webhook import Webhook
 from analytics_assets.recovery.stale_claims import Holder, StuckRunError, heal, stuck_message
-from analytics_assets.recovery.worker import WORKER_TAG, Worker
+from analytics_assets.recovery.worker import CHILD_TAG, WORKER_TAG, Worker
 
 HEAL_INTERVAL_SECONDS = 10.0
+# After asking its own run to stop, how long the worker waits before it exits hard; shorter
+# than `free_slots_after_run_end_seconds` in dagster.yaml (60 s).
+STOP_GRACE_SECONDS = 20.0
 
 
 class _Healer(threading.Thread):
@@ -53,9 +61,27 @@ class _Healer(threading.Thread):
             log.warning(line)
         return left
 
+    def ended_elsewhere(self) -> bool:
+        """Whether something else ended this run (or is cancelling it) while it executes."""
+        run = self.context.instance.get_run_by_id(self.context.dagster_run.run_id)
+        return run is not None and (run.is_finished or run.status.value == "CANCELING")
+
+    def stop_worker(self) -> None:
+        self.context.log.error(
+            "This run was ended from outside (its max runtime passed, or it was terminated) "
+            "while its worker still ran: stopping the worker, so that it never writes beside "
+            "the run that takes over its pool slot."
+        )
+        os.kill(os.getpid(), signal.SIGINT)  # Dagster's interrupt: steps stop at a safe point
+        if not self.stopped.wait(STOP_GRACE_SECONDS):
+            os._exit(1)
+
     def run(self) -> None:
         while not self.stopped.wait(HEAL_INTERVAL_SECONDS):
             try:
+                if self.ended_elsewhere():
+                    self.stop_worker()
+                    return
                 self.heal_once()
             except Exception as exc:  # the instance may be busy; the next round tries again
                 self.context.log.debug(f"Pool healing skipped a round: {exc}")
@@ -68,16 +94,23 @@ class GuardedInProcessExecutor(InProcessExecutor):
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
         instance, run = plan_context.instance, plan_context.dagster_run
-        instance.add_run_tags(run.run_id, {WORKER_TAG: Worker.current().to_tag()})
+        # A re-execution copies its parent's tags: this run's worker, and no child yet.
+        instance.add_run_tags(run.run_id, {WORKER_TAG: Worker.current().to_tag(), CHILD_TAG: ""})
         webhook = Webhook.from_env()
         alerts = RunAlerts(instance, run, webhook, plan_context.log.warning) if webhook else None
         healer = _Healer(plan_context, webhook)
         try:
-            left = healer.heal_once()
+            try:
+                left = healer.heal_once()
+            except Exception as exc:  # a busy instance must not fail the run; the thread retries
+                plan_context.log.warning(f"Could not look for dead runs in the pool yet: {exc}")
+                left = []
             if stuck := [holder for holder in left if holder.verdict == "stuck"]:
                 raise StuckRunError(stuck_message(stuck))
             for holder in left:
-                plan_context.log.info(f"Waiting for a pool slot held by {holder.describe()}.")
+                plan_context.log.info(
+                    f"Another run holds or waits for the pool: {holder.describe()}."
+                )
             healer.start()
             for event in super().execute(plan_context, execution_plan):
                 if alerts:

@@ -1,9 +1,10 @@
 """Which process runs a run, and whether that process is still alive.
 
-A pid alone is not enough: after a crash or a reboot the pid can belong to another process. The
-identity also holds the host, the kernel's boot id and the process's start time, so "alive" means
-this very process on this very boot. Off Linux (no /proc) the boot id and start time are empty,
-and a live pid counts as alive.
+A pid alone is not enough: after a crash or a reboot the pid can belong to another process, and
+two containers can share a hostname. The identity also holds the machine id, the kernel's boot
+id, the pid namespace and the process's start time, so "alive" means this very process on this
+very boot, and "dead" is only said where this process could see the other one. Off Linux (no
+/proc) those fields are empty: a live pid then counts as alive, a missing one as dead.
 """
 
 import os
@@ -25,6 +26,13 @@ def _read(path: str) -> str:
         return ""
 
 
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def _stat(pid: int) -> list[str]:
     """/proc/<pid>/stat from field 3 (the state) on; empty off Linux or for no such process."""
     stat = _read(f"/proc/{pid}/stat")
@@ -32,18 +40,23 @@ def _stat(pid: int) -> list[str]:
     return stat.rsplit(")", 1)[-1].split() if stat else []
 
 
-def _start_ticks(pid: int) -> str:
+def _start_ticks(fields: list[str]) -> str:
     """The process's start time in clock ticks since boot (field 22)."""
-    fields = _stat(pid)
-    return fields[19] if fields else ""
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _differ(mine: str, theirs: str) -> bool:
+    return bool(mine and theirs and mine != theirs)
 
 
 @dataclass(frozen=True)
 class Worker:
-    """One process on one host during one boot."""
+    """One process on one machine, in one pid namespace, during one boot."""
 
     host: str
+    machine_id: str
     boot_id: str
+    pid_ns: str
     pid: int
     start_ticks: str
 
@@ -53,27 +66,39 @@ class Worker:
 
     @classmethod
     def of(cls, pid: int) -> "Worker":
-        """A process of this host, such as a child this worker started."""
-        boot_id = _read("/proc/sys/kernel/random/boot_id")
-        return cls(socket.gethostname(), boot_id, pid, _start_ticks(pid))
+        """A process of this machine, such as a child this worker started."""
+        return cls(
+            socket.gethostname(),
+            _read("/etc/machine-id"),
+            _read("/proc/sys/kernel/random/boot_id"),
+            _pid_namespace(),
+            pid,
+            _start_ticks(_stat(pid)),
+        )
 
     @classmethod
     def from_tag(cls, value: str | None) -> "Worker | None":
         parts = (value or "").split(_SEPARATOR)
-        if len(parts) != 4 or not parts[2].isdigit():
+        if len(parts) != 6 or not parts[4].isdigit():
             return None
-        return cls(parts[0], parts[1], int(parts[2]), parts[3])
+        host, machine_id, boot_id, pid_ns, pid, start = parts
+        return cls(host, machine_id, boot_id, pid_ns, int(pid), start)
 
     def to_tag(self) -> str:
-        return _SEPARATOR.join((self.host, self.boot_id, str(self.pid), self.start_ticks))
+        fields = (self.host, self.machine_id, self.boot_id, self.pid_ns, str(self.pid))
+        return _SEPARATOR.join((*fields, self.start_ticks))
 
     def is_alive(self) -> bool | None:
-        """True or False when this host can tell; None for a process on another host."""
+        """True or False where this process can tell; None where it cannot see the other."""
         here = Worker.current()
-        if self.host != here.host:
-            return None
-        if self.boot_id and here.boot_id and self.boot_id != here.boot_id:
-            return False  # the machine rebooted since: every process of that boot is gone
+        if self.host != here.host or _differ(self.machine_id, here.machine_id):
+            return None  # another machine (or a container of the same name elsewhere)
+        if _differ(self.boot_id, here.boot_id):
+            # This machine rebooted since, and every process of that boot is gone; unless the
+            # machine id cannot tell this machine from another of the same name.
+            return False if self.machine_id and self.machine_id == here.machine_id else None
+        if _differ(self.pid_ns, here.pid_ns):
+            return None  # another container on this machine: its pids are not ours to see
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -84,7 +109,7 @@ class Worker:
         if fields and fields[0] in ("Z", "X"):
             return False  # exited, not yet reaped by its parent
         # A different start time: the pid was reused by a younger process.
-        return not (self.start_ticks and fields and fields[19] != self.start_ticks)
+        return not _differ(self.start_ticks, _start_ticks(fields))
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}"
