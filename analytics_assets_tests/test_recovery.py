@@ -161,7 +161,7 @@ def test_a_holder_nobody_can_judge_stops_the_next_run_at_once_naming_the_command
     forever, so the next run fails at once, naming the holder and the one command that frees
     it; that command then lets the run after it through."""
     cli = headless(api, tmp_path)
-    elsewhere = Worker("another-host", "boot", 4242, "1").to_tag()
+    elsewhere = Worker("another-host", "machine", "boot", "pid:[1]", 4242, "1").to_tag()
     with cli.instance() as instance:
         running = DagsterRunStatus.STARTED
         holder = instance.add_run(
