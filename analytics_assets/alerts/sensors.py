@@ -24,6 +24,7 @@ from analytics_assets.alerts.once import claim_run_failure
 from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV, Webhook
 
 RUN_FAILURE_SENSOR = "gitbook_run_failure_alerts"
+RUNNING = DefaultSensorStatus.RUNNING
 FRESHNESS_SENSOR = "gitbook_freshness_alerts"
 
 
@@ -32,19 +33,16 @@ def alert_sensors(configured: bool, interval_seconds: int) -> list[SensorDefinit
     webhook anew, so one that failed is tried again on the next tick."""
     if not configured:
         return []
+    every = {"minimum_interval_seconds": interval_seconds, "default_status": RUNNING}
 
     @run_failure_sensor(
         name=RUN_FAILURE_SENSOR,
-        minimum_interval_seconds=interval_seconds,
-        default_status=DefaultSensorStatus.RUNNING,
         description="One webhook alert per failed run that has not sent its own.",
+        **every,
     )
     def run_failure_alerts(context: RunFailureSensorContext) -> None:
-        webhook = Webhook.from_env()
-        run = context.dagster_run
-        if webhook is None:
-            return
-        if not claim_run_failure(context.instance, run.run_id):
+        webhook, run = Webhook.from_env(), context.dagster_run
+        if webhook is None or not claim_run_failure(context.instance, run.run_id):
             return
         steps = [step_failure_summary(event) for event in context.get_step_failure_events()]
         why = "\n".join(steps[:5]) or first_line(context.failure_event.message)
@@ -52,9 +50,8 @@ def alert_sensors(configured: bool, interval_seconds: int) -> list[SensorDefinit
 
     @sensor(
         name=FRESHNESS_SENSOR,
-        minimum_interval_seconds=interval_seconds,
-        default_status=DefaultSensorStatus.RUNNING,
         description="One webhook alert per asset that goes past its freshness window.",
+        **every,
     )
     def freshness_alerts(context: SensorEvaluationContext) -> SkipReason:
         webhook = Webhook.from_env()
