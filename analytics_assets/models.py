@@ -70,7 +70,7 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
             invocation = dbt.cli(["build", "--target", target], context=context)
         # If this worker is killed, dbt runs on for a moment: the recovery waits for it.
         child = Worker.of(invocation.process.pid).to_tag()
-        context.instance.add_run_tags(context.run_id, {CHILD_TAG: child})
+        context.instance.add_run_tags(context.run.run_id, {CHILD_TAG: child})
         yield from invocation.stream()
 
     return dbt_models
