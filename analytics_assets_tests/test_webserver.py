@@ -347,12 +347,7 @@ def models_sensor_paused(dev: DagsterDev) -> Iterator[None]:
     cannot run yet (it ends SKIPPED): the outcome would depend on timing. Started once the
     inputs are loaded, it builds every model in one run, as on a real deployment's first day.
     """
-    repository = dev.repository().as_dict()
-    selector = {
-        "repositoryName": repository["repositoryName"],
-        "repositoryLocationName": repository["repositoryLocationName"],
-        "sensorName": MODELS_SENSOR_NAME,
-    }
+    selector = {**dev.repository().as_dict(), "sensorName": MODELS_SENSOR_NAME}
     state = dev.graphql(SENSOR_STATE_QUERY, {"selector": selector})["sensorOrError"]
     ids = {"origin": state["sensorState"]["id"], "selector": state["sensorState"]["selectorId"]}
     stopped = dev.graphql(STOP_SENSOR_MUTATION, ids)["stopSensor"]
