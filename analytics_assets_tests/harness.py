@@ -18,11 +18,8 @@ from dagster import (
 )
 from dagster_dlt import DagsterDltResource
 
-from analytics_assets.assets import build_gitbook_assets
-from analytics_assets.checks import build_checks
-from analytics_assets.devtools.fake_api import FakeGitBookAPI
-from analytics_assets.operations import OperationsConfig
-from analytics_assets.resources import (
+from analytics_assets.defs.checks.tables import build_checks
+from analytics_assets.defs.resources import (
     BASE_URL_ENV,
     DESTINATION_ENV,
     DUCKDB_PATH_ENV,
@@ -33,6 +30,9 @@ from analytics_assets.resources import (
     GitBookResource,
     WarehouseResource,
 )
+from analytics_assets.defs.sync.assets import build_gitbook_assets
+from analytics_assets.devtools.fake_api import FakeGitBookAPI
+from analytics_assets.settings import OperationsConfig
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
 # Small enough that retry tests take milliseconds, large enough to tell from Retry-After.

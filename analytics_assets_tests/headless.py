@@ -17,14 +17,14 @@ from typing import Any
 import duckdb
 from dagster import DagsterInstance, DagsterRun
 
-from analytics_assets.devtools.fake_api import FakeGitBookAPI
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
-from analytics_assets.resources import (
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.resources import (
     BASE_URL_ENV,
     DUCKDB_PATH_ENV,
     PIPELINES_DIR_ENV,
     TOKEN_ENV,
 )
+from analytics_assets.devtools.fake_api import FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN
 
 REPO = Path(__file__).resolve().parents[1]

@@ -33,9 +33,9 @@ def arm(point: str) -> None:
 
         Load.complete_package = die  # type: ignore[method-assign]
     elif point == "check":
-        import analytics_assets.checks
+        import analytics_assets.defs.checks.tables
 
-        analytics_assets.checks.storage_columns = die  # type: ignore[assignment]
+        analytics_assets.defs.checks.tables.storage_columns = die  # type: ignore[assignment]
     elif point == "dbt":
         from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from dlt.load.load import Load
 
-from analytics_assets.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 
 
 def die(*args: Any, **kwargs: Any) -> None:

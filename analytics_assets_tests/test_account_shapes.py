@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, ExecuteInProcessResult
 
+from analytics_assets.defs.resources import BASE_URL_ENV, TOKEN_ENV
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.bundled import recent_days, run_full_sync, run_site_insights
 from analytics_assets.devtools.fake_api import (
@@ -22,7 +23,6 @@ from analytics_assets.devtools.fake_api import (
 )
 from analytics_assets.devtools.fake_api.server import SPACE_TRAFFIC
 from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY
-from analytics_assets.resources import BASE_URL_ENV, TOKEN_ENV
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
 
 TABLES = [spec.name for spec in RESOURCES]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, TODAY_API, FakeGitBookAPI
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
-from analytics_assets.operations import FRESHNESS_HOURS_ENV, TRAFFIC_FRESHNESS_HOURS_ENV
+from analytics_assets.settings import FRESHNESS_HOURS_ENV, TRAFFIC_FRESHNESS_HOURS_ENV
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.headless import DEFINITIONS, headless
 from analytics_assets_tests.webhook_receiver import Receiver, webhook_receiver

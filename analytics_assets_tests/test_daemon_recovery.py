@@ -14,13 +14,18 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance
 
-from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.recovery.worker import WORKER_TAG, Worker
+from analytics_assets.defs.resources import (
+    BASE_URL_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    TOKEN_ENV,
+)
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.webserver import dagster_dev
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
-from analytics_assets.operations import ALERT_SENSOR_SECONDS_ENV, MODELS_AUTOMATION_ENV
-from analytics_assets.recovery.worker import WORKER_TAG, Worker
-from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
+from analytics_assets.settings import ALERT_SENSOR_SECONDS_ENV, MODELS_AUTOMATION_ENV
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.headless import POOL
 from analytics_assets_tests.webhook_receiver import webhook_receiver

@@ -27,7 +27,7 @@ def test_definitions_load_without_a_token() -> None:
 
 
 def test_assets_have_keys_deps_group_kinds_description_and_columns() -> None:
-    from analytics_assets.translator import HISTORY_SPECS
+    from analytics_assets.defs.sync.translator import HISTORY_SPECS
 
     specs = {**RESOURCES_BY_NAME, **HISTORY_SPECS}
     graph = defs().resolve_asset_graph()
@@ -87,7 +87,7 @@ def test_dlt_configuration_is_the_token_fallback(
 
 
 def test_the_spec_template_has_the_same_resources_as_the_real_source() -> None:
-    from analytics_assets.assets import source_template
+    from analytics_assets.defs.sync.assets import source_template
     from analytics_assets.gitbook import gitbook_source
     from analytics_assets.gitbook.history import HISTORIES
 
@@ -145,7 +145,7 @@ def test_the_dbt_resource_knows_its_version_without_running_dbt() -> None:
 
     import dbt.version
 
-    from analytics_assets.models_project import DBT_EXECUTABLE, models_project
+    from analytics_assets.defs.models.project import DBT_EXECUTABLE, models_project
 
     resource = defs().resources["dbt"]
     assert resource.dbt_executable == DBT_EXECUTABLE

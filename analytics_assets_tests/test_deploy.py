@@ -32,10 +32,10 @@ from dagster._core.storage.tags import CODE_LOCATION_TAG
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from analytics_assets.assets import CONCURRENCY_POOL
 from analytics_assets.definitions import defs
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.postgres import PostgresServer
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 
 from analytics_assets.definitions import defs
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets_tests.harness import TEST_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -19,15 +19,15 @@ import dlt
 import duckdb
 import pytest
 
-from analytics_assets.devtools.bundled import recent_days, run_all
-from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB, DEFAULT_DEMO_PIPELINES_DIR
-from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
-from analytics_assets.devtools.fake_api.dataset import flatten_pages
-from analytics_assets.resources import (
+from analytics_assets.defs.resources import (
     PIPELINE_NAME,
     GitBookResource,
     WarehouseResource,
 )
+from analytics_assets.devtools.bundled import recent_days, run_all
+from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB, DEFAULT_DEMO_PIPELINES_DIR
+from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api.dataset import flatten_pages
 from analytics_assets_tests.doc_sections import QUERIES_DOC, code_blocks, doc_section
 from analytics_assets_tests.harness import TEST_TOKEN, isolate
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult
 
-from analytics_assets.assets import HISTORY_AS_OF_KEY
+from analytics_assets.defs.sync.assets import HISTORY_AS_OF_KEY
 from analytics_assets.devtools.fake_api import FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.dataset import make_user
 from analytics_assets.devtools.fake_api.edits import (

@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 
+from analytics_assets.defs.resources import FULL_REFETCH_ENV
 from analytics_assets.devtools.fake_api import FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.edits import edited_spaces, retitled
 from analytics_assets.devtools.fake_api.server import SPACE_CONTENT
-from analytics_assets.resources import FULL_REFETCH_ENV
 from analytics_assets_tests.harness import Runner
 
 EDITED = "acme-handbook"

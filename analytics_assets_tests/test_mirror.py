@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from analytics_assets.defs.jobs.jobs import TRAFFIC_SYNC_JOB_NAME
 from analytics_assets.devtools.bundled import recent_days, run_full_sync, run_site_insights
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SPACE_CONTENT
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets.jobs import TRAFFIC_SYNC_JOB_NAME
 from analytics_assets_tests.harness import Runner, Warehouse, failure_message
 
 TABLES = [spec.name for spec in RESOURCES]

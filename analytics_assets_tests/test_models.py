@@ -18,6 +18,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
 from analytics_assets.definitions import defs
+from analytics_assets.defs.models.automation import models_selection
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 from analytics_assets.devtools.bundled import (
     recent_days,
     run_full_sync,
@@ -26,8 +28,6 @@ from analytics_assets.devtools.bundled import (
 )
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
-from analytics_assets.models import models_selection
-from analytics_assets.resources import GitBookResource, WarehouseResource
 from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, isolate
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"

@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, ExecuteInProcessResult
 
+from analytics_assets.defs.resources import BASE_URL_ENV, TOKEN_ENV
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.bundled import recent_days, run_full_sync, run_site_insights
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import REQUIRE_FULL_ACCESS_ENV, RESOURCES
-from analytics_assets.resources import BASE_URL_ENV, TOKEN_ENV
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
 
 TABLES = [spec.name for spec in RESOURCES]

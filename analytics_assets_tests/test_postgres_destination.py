@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckEvaluation, AssetKey, DagsterInstance, materialize
 
+from analytics_assets.defs.resources import DESTINATION_ENV
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets.resources import DESTINATION_ENV
 from analytics_assets_tests.harness import PostgresWarehouse, Runner, Warehouse
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
@@ -134,13 +134,13 @@ def test_site_insights_partitions_replace_their_days_on_postgres(
 ) -> None:
     """dlt's delete-insert on (site_id, day) behaves on PostgreSQL as on DuckDB: a re-run of
     a day replaces it, other days stay, and the table's checks pass."""
-    from analytics_assets.checks import build_table_checks
-    from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
-    from analytics_assets.operations import OperationsConfig
-    from analytics_assets.site_insights_assets import (
+    from analytics_assets.defs.checks.tables import build_table_checks
+    from analytics_assets.defs.sync.site_insights import (
         build_site_insights_assets,
         site_insights_partitions,
     )
+    from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+    from analytics_assets.settings import OperationsConfig
 
     days = [date(2024, 6, 29), date(2024, 6, 30)]
     assets = [

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from dagster import materialize
 
-from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.defs.sync.assets import build_gitbook_assets
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRun, DagsterRunStatus
 
-from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.alerts.webhook import ALERT_WEBHOOK_ENV
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
+from analytics_assets.defs.recovery.stale_claims import holders
+from analytics_assets.defs.recovery.worker import WORKER_TAG, Worker
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
-from analytics_assets.recovery.stale_claims import holders
-from analytics_assets.recovery.worker import WORKER_TAG, Worker
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.headless import DEFINITIONS, POOL, Headless, headless
 from analytics_assets_tests.webhook_receiver import webhook_receiver
@@ -176,9 +176,9 @@ def test_a_holder_nobody_can_judge_stops_the_next_run_at_once_naming_the_command
 
     output = stopped.stdout + stopped.stderr
     assert stopped.returncode != 0
-    assert f"python -m analytics_assets.recovery --free {holder.run_id}" in output
+    assert f"python -m analytics_assets.defs.recovery --free {holder.run_id}" in output
     assert "another-host" in output and len(api.requests) == 0
-    freed = cli.run_module("analytics_assets.recovery", "--free", holder.run_id)
+    freed = cli.run_module("analytics_assets.defs.recovery", "--free", holder.run_id)
     assert freed.returncode == 0 and holder.run_id in freed.stdout
     assert cli.slots_held() == 0
     assert cli.sync().returncode == 0

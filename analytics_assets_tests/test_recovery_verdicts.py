@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from dagster import DagsterRun, DagsterRunStatus
 
-from analytics_assets.recovery.stale_claims import verdict
-from analytics_assets.recovery.worker import Worker
+from analytics_assets.defs.recovery.stale_claims import verdict
+from analytics_assets.defs.recovery.worker import Worker
 
 NOW = 1_000_000.0
 

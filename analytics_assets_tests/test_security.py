@@ -8,10 +8,10 @@ import pytest
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
+from analytics_assets.defs.resources import GitBookResource
 from analytics_assets.devtools.fake_api import FakeGitBookAPI, Fault
 from analytics_assets.gitbook.errors import GitBookConfigError
 from analytics_assets.gitbook.http import require_safe_base_url
-from analytics_assets.resources import GitBookResource
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -22,16 +22,20 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from analytics_assets.checks import build_table_checks
-from analytics_assets.definitions import build_definitions
+from analytics_assets.definitions import defs
+from analytics_assets.defs.checks.tables import build_table_checks
+from analytics_assets.defs.sync.site_insights import (
+    build_site_insights_assets,
+    site_insights_partitions,
+)
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
 from analytics_assets.gitbook.site_insights_source import replaced_scope
-from analytics_assets.operations import OperationsConfig
-from analytics_assets.site_insights_assets import (
-    build_site_insights_assets,
-    site_insights_partitions,
+from analytics_assets.settings import (
+    SCHEDULE_TIMEZONE_ENV,
+    SITE_INSIGHTS_START_ENV,
+    OperationsConfig,
 )
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
 
@@ -273,11 +277,12 @@ def test_checks_pass_on_a_clean_load_and_catch_bad_rows(runner: Runner) -> None:
     assert failed["site_id_exists_in_sites"].metadata["examples"].value == ["ghost"]
 
 
-def test_the_schedules_target_today_and_yesterday_in_utc() -> None:
-    ops = OperationsConfig(
-        schedule_timezone="America/Los_Angeles", site_insights_start=date(2024, 1, 1)
-    )
-    repository = build_definitions(ops).get_repository_def()
+def test_the_schedules_target_today_and_yesterday_in_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SCHEDULE_TIMEZONE_ENV, "America/Los_Angeles")
+    monkeypatch.setenv(SITE_INSIGHTS_START_ENV, "2024-01-01")
+    repository = defs().get_repository_def()
     # 17:25 in Los Angeles on 29 June is 00:25 UTC on 30 June.
     tick = datetime(2024, 6, 29, 17, 25, tzinfo=timezone(timedelta(hours=-7)))
 

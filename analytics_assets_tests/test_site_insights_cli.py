@@ -17,9 +17,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 
+from analytics_assets.defs.sync.site_insights import site_insights_partitions
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
-from analytics_assets.site_insights_assets import site_insights_partitions
 from analytics_assets_tests.harness import TEST_TOKEN
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,8 +16,16 @@ from typing import Any
 import duckdb
 import pytest
 
-from analytics_assets.automation import MODELS_SENSOR_NAME
 from analytics_assets.definitions import defs
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.models.automation import MODELS_SENSOR_NAME
+from analytics_assets.defs.recovery.sensor import RECOVERY_SENSOR
+from analytics_assets.defs.resources import (
+    BASE_URL_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    TOKEN_ENV,
+)
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.webserver import (
     DagsterDev,
@@ -25,10 +33,7 @@ from analytics_assets.devtools.webserver import (
     dagster_dev,
     group_members,
 )
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME
-from analytics_assets.operations import MODELS_AUTOMATION_SECONDS_ENV
-from analytics_assets.recovery.sensor import RECOVERY_SENSOR
-from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
+from analytics_assets.settings import MODELS_AUTOMATION_SECONDS_ENV
 from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
 
 # The graph as a user should see it; update these together when an asset, check or schedule is

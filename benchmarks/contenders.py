@@ -100,8 +100,8 @@ def run_baseline(base_url: str, token: str, workdir: Path) -> dict[str, float]:
 
 
 def run_project(base_url: str, token: str, workdir: Path) -> dict[str, float]:
+    from analytics_assets.defs.resources import GitBookResource, WarehouseResource
     from analytics_assets.gitbook import gitbook_source
-    from analytics_assets.resources import GitBookResource, WarehouseResource
 
     dlt.config["extract.workers"] = GitBookResource().resolve_max_concurrency()  # as the asset
     warehouse = WarehouseResource(
@@ -117,8 +117,8 @@ def run_dagster(base_url: str, token: str, workdir: Path) -> dict[str, float]:
     from dagster import DagsterInstance, materialize
     from dagster_dlt import DagsterDltResource
 
-    from analytics_assets.assets import build_gitbook_assets
-    from analytics_assets.resources import GitBookResource, WarehouseResource
+    from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+    from analytics_assets.defs.sync.assets import build_gitbook_assets
 
     assets = build_gitbook_assets()
     with DagsterInstance.ephemeral() as instance:

@@ -25,12 +25,12 @@ import dlt
 from dagster import DagsterInstance, materialize
 from dagster_dlt import DagsterDltResource
 
-from analytics_assets.assets import build_gitbook_assets
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.sync.assets import build_gitbook_assets
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.edits import edited_spaces
 from analytics_assets.gitbook import gitbook_source
 from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
-from analytics_assets.resources import GitBookResource, WarehouseResource
 
 EDITED = 4
 

@@ -13,11 +13,15 @@ from dagster._core.storage.tags import (
 )
 
 from analytics_assets.definitions import defs
+from analytics_assets.defs.jobs.jobs import (
+    FULL_SYNC_JOB_NAME,
+    MODELS_JOB_NAME,
+    SITE_INSIGHTS_JOB_NAME,
+)
+from analytics_assets.defs.models.assets import build_models_assets
+from analytics_assets.defs.models.project import dbt_cli, prepared_project
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME, SITE_INSIGHTS_JOB_NAME
-from analytics_assets.models import build_models_assets
-from analytics_assets.models_project import dbt_cli, prepared_project
-from analytics_assets.resources import GitBookResource, WarehouseResource
 
 # How many UTC days of site insights the demo and the gate load, ending today.
 RECENT_DAYS = 7

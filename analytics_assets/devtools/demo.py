@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from analytics_assets.defs.checks.quality import Tables, row_count
+from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.devtools.bundled import RECENT_DAYS, bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
 from analytics_assets.gitbook.settings import TABLES
-from analytics_assets.quality import Tables, row_count
-from analytics_assets.resources import WarehouseResource
 
 DEFAULT_DEMO_DUCKDB = Path("data") / "demo.duckdb"
 DEFAULT_DEMO_PIPELINES_DIR = Path("data") / "demo_pipelines"

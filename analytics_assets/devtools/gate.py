@@ -20,9 +20,9 @@ from pathlib import Path
 
 from dagster import AssetCheckEvaluation, AssetCheckSeverity
 
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 from analytics_assets.devtools.bundled import bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
-from analytics_assets.resources import GitBookResource, WarehouseResource
 
 # The full sync, the site insights days, the dbt models.
 RUNS = 3

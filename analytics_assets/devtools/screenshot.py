@@ -25,11 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
+from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.defs.resources import (
+    BASE_URL_ENV,
+    DUCKDB_PATH_ENV,
+    PIPELINES_DIR_ENV,
+    TOKEN_ENV,
+)
+from analytics_assets.defs.sync.site_insights import SITE_INSIGHTS_KEY
 from analytics_assets.devtools.bundled import bundled_gitbook, recent_days
 from analytics_assets.devtools.webserver import DagsterDev, DagsterDevError, dagster_dev
-from analytics_assets.jobs import FULL_SYNC_JOB_NAME, MODELS_GROUP, MODELS_JOB_NAME
-from analytics_assets.resources import BASE_URL_ENV, DUCKDB_PATH_ENV, PIPELINES_DIR_ENV, TOKEN_ENV
-from analytics_assets.site_insights_assets import SITE_INSIGHTS_KEY
 
 DEFAULT_OUT = Path("docs") / "asset-graph.png"
 DEFAULT_MODELS_OUT = Path("docs") / "models-graph.png"

@@ -2,7 +2,7 @@
 
 One bad day must not sink a range: the source records a day's failure here and goes on with
 the other days, loads only the days that completed, and the Dagster asset then marks just those
-partitions materialized and fails the run naming the rest (see `site_insights_assets.py`).
+partitions materialized and fails the run naming the rest (see the site insights asset).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import dlt
 from dagster import EnvVar
 
+from analytics_assets.defs.resources import TOKEN_ENV
 from analytics_assets.gitbook.settings import SOURCE_NAME
-from analytics_assets.resources import TOKEN_ENV
 
 ALERT_WEBHOOK_ENV = "ANALYTICS_ALERT_WEBHOOK_URL"
 TIMEOUT_SECONDS = 5.0

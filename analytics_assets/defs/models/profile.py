@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from analytics_assets.resources import (
+from analytics_assets.defs.resources import (
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DUCKDB_MEMORY_LIMIT_ENV,
     WarehouseResource,

@@ -15,15 +15,13 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
+    Definitions,
     MetadataValue,
+    definitions,
     multi_asset_check,
 )
 
-from analytics_assets.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
-from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
-from analytics_assets.gitbook.settings import TABLES, ResourceSpec
-from analytics_assets.operations import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
-from analytics_assets.quality import (
+from analytics_assets.defs.checks.quality import (
     LOADS_TABLE,
     Finding,
     Tables,
@@ -40,8 +38,12 @@ from analytics_assets.quality import (
     stale_traffic,
     storage_columns,
 )
-from analytics_assets.resources import WarehouseResource
-from analytics_assets.translator import asset_key
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.defs.sync.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
+from analytics_assets.defs.sync.translator import asset_key
+from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
+from analytics_assets.gitbook.settings import TABLES, ResourceSpec
+from analytics_assets.settings import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
 
 
 @dataclass(frozen=True)
@@ -295,3 +297,8 @@ def build_checks(
 ) -> list[AssetChecksDefinition]:
     specs = [*TABLES, *(history.spec for history in HISTORIES)]
     return [build_table_checks(spec, ops, clock) for spec in specs]
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(asset_checks=build_checks(OperationsConfig.from_env()))

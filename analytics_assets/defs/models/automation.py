@@ -21,11 +21,15 @@ from dagster import (
     AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
+    Definitions,
+    definitions,
 )
 
-from analytics_assets.jobs import MODELS_GROUP
+from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.settings import OperationsConfig
 
 MODELS_SENSOR_NAME = "gitbook_models_automation"
+models_selection = AssetSelection.groups(MODELS_GROUP)
 
 
 def models_condition() -> AutomationCondition:
@@ -57,3 +61,12 @@ def models_sensor(
         minimum_interval_seconds=interval_seconds,
         description="Builds the dbt models (and runs their tests) after their inputs load.",
     )
+
+
+@definitions
+def defs() -> Definitions:
+    ops = OperationsConfig.from_env()
+    sensor = models_sensor(
+        models_selection, ops.models_automation_seconds, ops.models_automation_running
+    )
+    return Definitions(sensors=[sensor])

@@ -22,9 +22,11 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
+    Definitions,
     Failure,
     MaterializeResult,
     MetadataValue,
+    definitions,
 )
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import config as dlt_config
@@ -32,13 +34,14 @@ from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
-from analytics_assets.assets import CONCURRENCY_POOL, run_source
-from analytics_assets.failures import explained_failures
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.sync.assets import CONCURRENCY_POOL, run_source
+from analytics_assets.defs.sync.failures import explained_failures
+from analytics_assets.defs.sync.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
+from analytics_assets.defs.sync.translator import GitBookTranslator, asset_key
 from analytics_assets.gitbook.failed_days import FailedDays, contiguous_ranges
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
-from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
-from analytics_assets.resources import GitBookResource, WarehouseResource
-from analytics_assets.translator import GitBookTranslator, asset_key
+from analytics_assets.settings import OperationsConfig
 
 SITE_INSIGHTS_ASSETS_NAME = "gitbook_site_insights"
 SITE_INSIGHTS_PIPELINE = "gitbook_site_insights"
@@ -149,3 +152,15 @@ def failed_days_message(failed: FailedDays, loaded: list[date]) -> str:
         f"Once the cause is fixed, re-run only the failed day(s): {commands} (or backfill those "
         "partitions from the asset's page in the UI)."
     )
+
+
+@definitions
+def defs() -> Definitions:
+    ops = OperationsConfig.from_env()
+    assets = build_site_insights_assets(
+        site_insights_partitions(ops.site_insights_start),
+        destination=WarehouseResource().resolve_destination(),
+        freshness_window=ops.freshness_window_for(SITE_INSIGHTS_DAILY.name),
+        progress_seconds=ops.progress_seconds,
+    )
+    return Definitions(assets=[assets])

@@ -10,7 +10,7 @@ watches this run itself: once something else ended it (run monitoring past its m
 person terminating it), the worker stops, so that it never writes beside the run that takes
 over its freed slot.
 
-It also sends this run's alerts (`analytics_assets.alerts`): each failed ERROR check, the run's
+It also sends this run's alerts (`analytics_assets.defs.alerts`): each failed ERROR check, the run's
 own failure, and assets found past their freshness window when it ends.
 
 `execute_in_process` (tests, the demo, the gate) replaces any job's executor with Dagster's plain
@@ -22,7 +22,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-from dagster import DagsterEvent, executor
+from dagster import DagsterEvent, Definitions, definitions, executor
 from dagster._core.definitions.executor_definition import (
     IN_PROC_CONFIG,
     _core_in_process_executor_creation,
@@ -31,11 +31,11 @@ from dagster._core.execution.context.system import PlanOrchestrationContext
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.executor.in_process import InProcessExecutor
 
-from analytics_assets.alerts.freshness import alert_stale_assets
-from analytics_assets.alerts.run_alerts import RunAlerts, alert_dead_run
-from analytics_assets.alerts.webhook import Webhook
-from analytics_assets.recovery.stale_claims import Holder, StuckRunError, heal, stuck_message
-from analytics_assets.recovery.worker import CHILD_TAG, WORKER_TAG, Worker
+from analytics_assets.defs.alerts.freshness import alert_stale_assets
+from analytics_assets.defs.alerts.run_alerts import RunAlerts, alert_dead_run
+from analytics_assets.defs.alerts.webhook import Webhook
+from analytics_assets.defs.recovery.stale_claims import Holder, StuckRunError, heal, stuck_message
+from analytics_assets.defs.recovery.worker import CHILD_TAG, WORKER_TAG, Worker
 
 HEAL_INTERVAL_SECONDS = 10.0
 # After asking its own run to stop, how long the worker waits before it exits hard; shorter
@@ -136,3 +136,14 @@ def guarded_in_process_executor(init_context) -> GuardedInProcessExecutor:  # ty
     return GuardedInProcessExecutor(
         retries=plain.retries, step_dependency_config=plain.step_dependency_config
     )
+
+
+@definitions
+def defs() -> Definitions:
+    """Every job of the code location runs on this executor.
+
+    In-process: the sync is one dlt op and the checks are short queries. Separate step processes
+    would add seconds of imports each, and parallel check processes would contend for an
+    embedded DuckDB file's lock. Parallelism lives inside the dlt op.
+    """
+    return Definitions(executor=guarded_in_process_executor)

@@ -12,9 +12,15 @@ is still running), and once a day yesterday's, so each day is closed with its fi
 from collections.abc import Callable
 from datetime import timedelta, timezone
 
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext
+from dagster import (
+    Definitions,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    definitions,
+)
 
-from analytics_assets.jobs import (
+from analytics_assets.defs.jobs.jobs import (
     SCHEDULED_DAY_MAX_RUNTIME_SECONDS,
     SITE_INSIGHTS_JOB_NAME,
     gitbook_full_sync_job,
@@ -22,7 +28,7 @@ from analytics_assets.jobs import (
     gitbook_traffic_sync_job,
     max_runtime,
 )
-from analytics_assets.operations import OperationsConfig
+from analytics_assets.settings import OperationsConfig
 
 
 def _utc_day(days_back: int) -> Callable[[ScheduleEvaluationContext], RunRequest]:
@@ -68,3 +74,8 @@ def build_schedules(ops: OperationsConfig) -> list[ScheduleDefinition]:
         )
         for name, job, cron, run, description in plan
     ]
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(schedules=build_schedules(OperationsConfig.from_env()))

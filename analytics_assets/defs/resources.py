@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dlt
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, Definitions, EnvVar, definitions
+from dagster_dlt import DagsterDltResource
 from pydantic import Field
 
 if TYPE_CHECKING:
@@ -352,3 +353,15 @@ class WarehouseResource(ConfigurableResource):
             pipelines_dir=str(pipelines_dir),
             **({"progress": progress} if progress is not None else {}),
         )
+
+
+@definitions
+def defs() -> Definitions:
+    """The resources every asset shares; the dbt resource belongs to `models`."""
+    return Definitions(
+        resources={
+            "dlt": DagsterDltResource(),
+            "gitbook": GitBookResource(),
+            "warehouse": WarehouseResource(),
+        }
+    )

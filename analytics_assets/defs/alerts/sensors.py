@@ -10,18 +10,21 @@ Both exist only when `ANALYTICS_ALERT_WEBHOOK_URL` is set, and then start runnin
 
 from dagster import (
     DefaultSensorStatus,
+    Definitions,
     RunFailureSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
+    definitions,
     run_failure_sensor,
     sensor,
 )
 
-from analytics_assets.alerts.freshness import alert_stale_assets
-from analytics_assets.alerts.messages import first_line, run_failed, step_failure_summary
-from analytics_assets.alerts.once import claim_run_failure
-from analytics_assets.alerts.webhook import ALERT_WEBHOOK_ENV, Webhook
+from analytics_assets.defs.alerts.freshness import alert_stale_assets
+from analytics_assets.defs.alerts.messages import first_line, run_failed, step_failure_summary
+from analytics_assets.defs.alerts.once import claim_run_failure
+from analytics_assets.defs.alerts.webhook import ALERT_WEBHOOK_ENV, Webhook
+from analytics_assets.settings import OperationsConfig
 
 RUN_FAILURE_SENSOR = "gitbook_run_failure_alerts"
 RUNNING = DefaultSensorStatus.RUNNING
@@ -62,3 +65,11 @@ def alert_sensors(configured: bool, interval_seconds: int) -> list[SensorDefinit
         return SkipReason(f"{sent} stale asset alert(s) sent")
 
     return [run_failure_alerts, freshness_alerts]
+
+
+@definitions
+def defs() -> Definitions:
+    ops = OperationsConfig.from_env()
+    return Definitions(
+        sensors=alert_sensors(Webhook.from_env() is not None, ops.alert_sensor_seconds)
+    )

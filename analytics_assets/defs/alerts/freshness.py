@@ -13,9 +13,9 @@ from dagster import DagsterInstance
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
-from analytics_assets.alerts.messages import asset_stale
-from analytics_assets.alerts.once import claim_stale
-from analytics_assets.alerts.webhook import Webhook
+from analytics_assets.defs.alerts.messages import asset_stale
+from analytics_assets.defs.alerts.once import claim_stale
+from analytics_assets.defs.alerts.webhook import Webhook
 
 
 def alert_stale_assets(

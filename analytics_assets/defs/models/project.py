@@ -4,7 +4,7 @@ Like `DbtProject.prepare_if_dev()`, edited models show up on the next load, but 
 file times rather than parsing on every load of `dagster dev` (and of each of its run workers):
 a missing manifest, or one older than a file of the project, is parsed again; a current one is
 read as it is. A deployment prepares it at build time (`deploy/Dockerfile` runs
-`python -m analytics_assets.models_project`), so it never parses at load. Parsing is
+`python -m analytics_assets.defs.models.project`), so it never parses at load. Parsing is
 `dbt parse` on the profile's default `duckdb` target with nothing configured: it never connects,
 whatever ANALYTICS_DESTINATION says.
 
@@ -25,7 +25,7 @@ from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
-PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # What a manifest is made from: newer than all of these, it is current.
 _SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 # The dbt installed next to this interpreter (dbt-core is a dependency of this package).
@@ -82,7 +82,7 @@ def prepared_project() -> DbtProject:
 
 
 if __name__ == "__main__":
-    # Build or deploy time: `python -m analytics_assets.models_project` writes the manifest.
+    # Build or deploy time: `python -m analytics_assets.defs.models.project` writes the manifest.
     prepared = models_project()
     prepare(prepared)
     print(prepared.manifest_path)

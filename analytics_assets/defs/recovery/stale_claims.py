@@ -27,15 +27,15 @@ from dagster import DagsterInstance, DagsterRun
 from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG
 
+from analytics_assets.defs.recovery.worker import CHILD_TAG, WORKER_TAG, Worker
 from analytics_assets.instance_lock import instance_lock
-from analytics_assets.recovery.worker import CHILD_TAG, WORKER_TAG, Worker
 
 Verdict = Literal["free", "dead", "wait", "stuck"]
 # How recent the monitoring daemon's heartbeat must be to count as "a daemon is watching".
 MONITOR_HEARTBEAT_SECONDS = 300
 # With no daemon, a run on another host that ended may still be releasing its slots.
 ENDED_GRACE_SECONDS = 300
-FREE_COMMAND = "python -m analytics_assets.recovery --free {run_id}"
+FREE_COMMAND = "python -m analytics_assets.defs.recovery --free {run_id}"
 
 
 class StuckRunError(Exception):

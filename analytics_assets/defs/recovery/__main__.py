@@ -1,9 +1,9 @@
-"""`python -m analytics_assets.recovery`: what holds the pools of this instance, and freeing it.
+"""What holds the pools of this instance, and freeing it:
 
-    python -m analytics_assets.recovery                 # list holders; free the provably dead
-    python -m analytics_assets.recovery --dry-run       # only list
-    python -m analytics_assets.recovery --free RUN_ID   # free that run (marked failed if running)
-    python -m analytics_assets.recovery --free RUN_ID --force   # even if its worker looks alive
+    python -m analytics_assets.defs.recovery               # list holders; free the provably dead
+    python -m analytics_assets.defs.recovery --dry-run     # only list
+    python -m analytics_assets.defs.recovery --free RUN_ID # free it (marked failed if running)
+    python -m analytics_assets.defs.recovery --free RUN_ID --force  # even if it looks alive
 
 Reads the instance from DAGSTER_HOME, like every `dagster` command.
 """
@@ -13,13 +13,13 @@ import sys
 
 from dagster import DagsterInstance
 
-from analytics_assets.alerts.run_alerts import alert_dead_run
-from analytics_assets.alerts.webhook import Webhook
-from analytics_assets.recovery.stale_claims import free, heal, holders
+from analytics_assets.defs.alerts.run_alerts import alert_dead_run
+from analytics_assets.defs.alerts.webhook import Webhook
+from analytics_assets.defs.recovery.stale_claims import free, heal, holders
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analytics_assets.recovery")
+    parser = argparse.ArgumentParser(prog="python -m analytics_assets.defs.recovery")
     parser.add_argument("--free", metavar="RUN_ID", help="free this run's pool slots")
     parser.add_argument("--dry-run", action="store_true", help="list holders, change nothing")
     parser.add_argument(

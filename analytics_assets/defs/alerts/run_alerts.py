@@ -5,14 +5,14 @@ from dataclasses import dataclass, field
 
 from dagster import AssetCheckSeverity, DagsterEvent, DagsterEventType, DagsterInstance, DagsterRun
 
-from analytics_assets.alerts.messages import (
+from analytics_assets.defs.alerts.messages import (
     check_failed,
     first_line,
     run_failed,
     step_failure_summary,
 )
-from analytics_assets.alerts.once import claim_run_failure
-from analytics_assets.alerts.webhook import Webhook
+from analytics_assets.defs.alerts.once import claim_run_failure
+from analytics_assets.defs.alerts.webhook import Webhook
 
 
 @dataclass

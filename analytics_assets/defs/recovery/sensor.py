@@ -8,9 +8,9 @@ API and requests no run, so it starts running.
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
-from analytics_assets.alerts.run_alerts import alert_dead_run
-from analytics_assets.alerts.webhook import Webhook
-from analytics_assets.recovery.stale_claims import heal
+from analytics_assets.defs.alerts.run_alerts import alert_dead_run
+from analytics_assets.defs.alerts.webhook import Webhook
+from analytics_assets.defs.recovery.stale_claims import heal
 
 RECOVERY_SENSOR = "gitbook_dead_run_recovery"
 

@@ -3,15 +3,14 @@
 from dagster import AssetSelection, define_asset_job
 from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG
 
+from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.defs.sync.translator import GROUP_NAME, asset_key
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
-from analytics_assets.translator import GROUP_NAME, asset_key
 
 FULL_SYNC_JOB_NAME = "gitbook_full_sync"
 TRAFFIC_SYNC_JOB_NAME = "gitbook_traffic_sync"
 SITE_INSIGHTS_JOB_NAME = "gitbook_site_insights_sync"
 MODELS_JOB_NAME = "gitbook_models"
-# The dbt models' group (models.py); named here so jobs need not import dbt.
-MODELS_GROUP = "analytics"
 
 HOUR = 3600
 # `dagster/max_runtime`: the run monitoring daemon fails a run that runs longer, so a hung run
@@ -62,8 +61,8 @@ gitbook_site_insights_job = define_asset_job(
     description="Load the chosen UTC day(s) of site_insights_daily, then check the table.",
 )
 
-# The models refresh by declarative automation (automation.py); this job builds them on demand:
-# the demo, the CI gate, a person after a backfill. It reads the tables, never GitBook.
+# The models refresh by declarative automation (defs/models/automation.py); this job builds
+# them on demand: the demo, the CI gate, a person after a backfill. It reads the tables only.
 gitbook_models_job = define_asset_job(
     name=MODELS_JOB_NAME,
     tags=max_runtime(MODELS_JOB_NAME),

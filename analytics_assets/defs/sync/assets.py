@@ -8,8 +8,10 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     Config,
+    Definitions,
     MaterializeResult,
     MetadataValue,
+    definitions,
 )
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt import Pipeline
@@ -18,15 +20,16 @@ from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
-from analytics_assets.empty_tables import create_missing_tables
-from analytics_assets.failures import explained_failures
+from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.sync.empty_tables import create_missing_tables
+from analytics_assets.defs.sync.failures import explained_failures
+from analytics_assets.defs.sync.load_metadata import with_destination_metadata
+from analytics_assets.defs.sync.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
+from analytics_assets.defs.sync.translator import GitBookTranslator, asset_key
 from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
 from analytics_assets.gitbook.history import HISTORIES, history_source
 from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
-from analytics_assets.load_metadata import with_destination_metadata
-from analytics_assets.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
-from analytics_assets.resources import GitBookResource, WarehouseResource
-from analytics_assets.translator import GitBookTranslator, asset_key
+from analytics_assets.settings import OperationsConfig
 
 if TYPE_CHECKING:
     from analytics_assets.gitbook.access import Access
@@ -190,3 +193,18 @@ def coverage_metadata(access: "Access", table: str) -> dict[str, Any]:
         COVERAGE_KEY: MetadataValue.text(coverage.describe()),
         REFUSED_KEY: MetadataValue.json(list(coverage.refused)),
     }
+
+
+@definitions
+def defs() -> Definitions:
+    """The asset kinds name the destination that ANALYTICS_DESTINATION selects."""
+    ops = OperationsConfig.from_env()
+    windows = {spec.name: ops.freshness_window_for(spec.name) for spec in RESOURCES}
+    # A history is as fresh as the sync that loads its current table.
+    windows |= {h.name: ops.freshness_window_for(h.current.name) for h in HISTORIES}
+    assets = build_gitbook_assets(
+        destination=WarehouseResource().resolve_destination(),
+        freshness_windows=windows,
+        progress_seconds=ops.progress_seconds,
+    )
+    return Definitions(assets=[assets])

@@ -9,20 +9,27 @@ severity is error). The step shares the sync's pool: an embedded DuckDB file tak
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSelection, AssetSpec
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Definitions,
+    definitions,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from analytics_assets.assets import CONCURRENCY_POOL
-from analytics_assets.automation import models_condition
-from analytics_assets.jobs import MODELS_GROUP
-from analytics_assets.models_profile import profile_env, scoped_env
-from analytics_assets.recovery.worker import CHILD_TAG, Worker
-from analytics_assets.resources import WarehouseResource
+from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.defs.models.automation import models_condition
+from analytics_assets.defs.models.profile import profile_env, scoped_env
+from analytics_assets.defs.models.project import dbt_cli, prepared_project
+from analytics_assets.defs.recovery.worker import CHILD_TAG, Worker
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
 
 # The op; not the job's name (gitbook_models): op and job names share one namespace.
 MODELS_ASSETS_NAME = "dbt_models"
 MODELS_KEY_PREFIX = "analytics"
-models_selection = AssetSelection.groups(MODELS_GROUP)
 
 
 class ModelsTranslator(DagsterDbtTranslator):
@@ -74,3 +81,14 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
         yield from invocation.stream()
 
     return dbt_models
+
+
+@definitions
+def defs() -> Definitions:
+    """The models over a current manifest, and the resource that runs dbt."""
+    project = prepared_project()
+    destination = WarehouseResource().resolve_destination()
+    return Definitions(
+        assets=[build_models_assets(project, destination=destination)],
+        resources={"dbt": dbt_cli(project)},
+    )
