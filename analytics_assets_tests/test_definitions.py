@@ -1,14 +1,16 @@
 """The code location loads with nothing configured and describes the graph a user expects."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions
+from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, Definitions
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 
+import analytics_assets
 from analytics_assets.definitions import defs
 from analytics_assets.gitbook.settings import RESOURCES_BY_NAME
 from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN, Runner
@@ -58,6 +60,31 @@ def test_dagster_cli_validates_the_code_location_without_a_token() -> None:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_an_installed_package_loads_without_the_project_files(tmp_path: Path) -> None:
+    """A wheel ships the package only: no pyproject.toml, so no `[tool.dg]` to find `defs/`."""
+    package = Path(analytics_assets.__file__).parent
+    shutil.copytree(package, tmp_path / "analytics_assets", ignore=shutil.ignore_patterns("data"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITBOOK_", "ANALYTICS_"))}
+    script = (
+        "import analytics_assets, sys\n"
+        "from analytics_assets.definitions import defs\n"
+        "graph = defs().resolve_asset_graph()\n"
+        "print(analytics_assets.__file__, len(list(graph.get_all_asset_keys())))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    loaded_from, assets = completed.stdout.split()
+    assert Path(loaded_from).is_relative_to(tmp_path)
+    assert int(assets) == len(list(defs().resolve_asset_graph().get_all_asset_keys()))
 
 
 def test_one_asset_materializes_only_what_it_needs(runner: Runner) -> None:
@@ -154,3 +181,26 @@ def test_the_dbt_resource_knows_its_version_without_running_dbt() -> None:
     # The same resource on an executable that fails whenever it runs: nothing ran.
     never_runs = type(resource)(project_dir=models_project(), dbt_executable=shutil.which("false"))
     assert str(never_runs._cli_version) == dbt.version.__version__
+
+
+def test_a_destination_without_a_dbt_profile_stops_the_models_sensor_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync runs on any dlt destination; the models only where the dbt profile has an output,
+    and elsewhere they fail loudly when asked for, rather than after every sync."""
+    monkeypatch.setenv("ANALYTICS_DESTINATION", "bigquery")
+    definitions = defs()
+
+    sensor = {s.name: s for s in definitions.sensors}["gitbook_models_automation"]
+    assert sensor.default_status == DefaultSensorStatus.STOPPED
+    assert "no output for 'bigquery'" in (sensor.description or "")
+
+    with DagsterInstance.ephemeral() as instance:
+        result = definitions.resolve_job_def("gitbook_models").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "ANALYTICS_DESTINATION is 'bigquery'" in message
+    assert "profiles.yml" in message

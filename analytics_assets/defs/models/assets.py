@@ -15,13 +15,18 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     Definitions,
+    Failure,
     definitions,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from analytics_assets.defs.models import MODELS_GROUP
 from analytics_assets.defs.models.automation import models_condition
-from analytics_assets.defs.models.profile import profile_env, scoped_env
+from analytics_assets.defs.models.profile import (
+    UnsupportedModelsDestination,
+    profile_env,
+    scoped_env,
+)
 from analytics_assets.defs.models.project import dbt_cli, prepared_project
 from analytics_assets.defs.recovery.worker import CHILD_TAG, Worker
 from analytics_assets.defs.resources import WarehouseResource
@@ -73,7 +78,11 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
     ) -> Iterator[Any]:
         target = warehouse.resolve_destination()
         # The dbt process inherits the profile's settings; they never appear in its arguments.
-        with scoped_env(profile_env(warehouse)):
+        try:
+            env = profile_env(warehouse)
+        except UnsupportedModelsDestination as error:
+            raise Failure(description=str(error)) from None  # the message is the whole story
+        with scoped_env(env):
             invocation = dbt.cli(["build", "--target", target], context=context)
         # If this worker is killed, dbt runs on for a moment: the recovery waits for it.
         child = Worker.of(invocation.process.pid).to_tag()

@@ -26,6 +26,8 @@ from dagster import (
 )
 
 from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.defs.models.profile import PROFILE_TARGETS
+from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.settings import OperationsConfig
 
 MODELS_SENSOR_NAME = "gitbook_models_automation"
@@ -50,16 +52,27 @@ def models_condition() -> AutomationCondition:
 
 
 def models_sensor(
-    selection: AssetSelection, interval_seconds: int, running: bool
+    selection: AssetSelection, interval_seconds: int, running: bool, destination: str = "duckdb"
 ) -> AutomationConditionSensorDefinition:
     """The sensor that evaluates the models' conditions. It calls no API, so it may start running:
-    it only builds models from tables that something else loaded."""
+    it only builds models from tables that something else loaded.
+
+    On a destination the dbt profile has no output for, every models run would fail after every
+    sync; the sensor then starts stopped, and says why in the UI.
+    """
+    description = "Builds the dbt models (and runs their tests) after their inputs load."
+    if destination not in PROFILE_TARGETS:
+        running = False
+        description += (
+            f" Stopped: the dbt profile has no output for {destination!r} (the models run on "
+            f"{' and '.join(PROFILE_TARGETS)}; see docs/models.md)."
+        )
     return AutomationConditionSensorDefinition(
         MODELS_SENSOR_NAME,
         target=selection,
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         minimum_interval_seconds=interval_seconds,
-        description="Builds the dbt models (and runs their tests) after their inputs load.",
+        description=description,
     )
 
 
@@ -67,6 +80,9 @@ def models_sensor(
 def defs() -> Definitions:
     ops = OperationsConfig.from_env()
     sensor = models_sensor(
-        models_selection, ops.models_automation_seconds, ops.models_automation_running
+        models_selection,
+        ops.models_automation_seconds,
+        ops.models_automation_running,
+        WarehouseResource().resolve_destination(),
     )
     return Definitions(sensors=[sensor])

@@ -14,6 +14,11 @@ dagster-dbt's own preparer looks for `dbt` on PATH, which a venv's interpreter r
 Before each dbt command, dagster-dbt asks the executable for its version (`dbt --version`), and
 dbt's answer asks PyPI for its latest releases: seconds per models run or parse, and a call to
 the internet from each. The resource here knows the version without asking (see `VenvDbtCli`).
+
+For the same reasons the models are a Pythonic `@dbt_assets` rather than dagster-dbt's
+`DbtProjectComponent`: the component parses the project at every start of `dagster dev`, needs
+`dg utils refresh-defs-state` before a headless run can load, runs `dbt` from PATH and asks for
+its version before each command.
 """
 
 import sys
