@@ -1,4 +1,6 @@
-"""Operational settings: schedules, freshness windows, check windows.
+"""The ANALYTICS_* operational settings: schedules, freshness windows, check windows, the models'
+automation, alert and progress intervals. The GitBook and warehouse settings belong to the
+resources (`analytics_assets.defs.resources`), which read them when a run starts.
 
 Read from the environment when Dagster loads the definitions (not at import), with defaults a
 data engineer can leave alone.
