@@ -209,7 +209,7 @@ def test_a_failing_blocking_check_stops_downstream_assets_in_the_same_run(
     assert "organization_report" not in {e.step_key for e in result.all_events}
     records = loaded.instance.all_logs(result.run_id)
     assert any(
-        "Dependencies for step organization_report failed: ['organizations_checks']"
+        "Dependencies for step organization_report failed: ['gitbook_checks']"
         in record.user_message
         for record in records
     )

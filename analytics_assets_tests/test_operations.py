@@ -70,11 +70,12 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
         key("spaces"),
         key("insights_traffic"),
     }
-    # Asset jobs run the checks of what they select.
-    assert {node.name for node in full.nodes} == {"gitbook"} | {
-        f"{t}_checks" for t in (*TABLES, *histories)
-    }
-    assert "users_checks" not in {node.name for node in traffic.nodes}
+    # Asset jobs run the checks of what they select, in one step after the sync.
+    assert {node.name for node in full.nodes} == {"gitbook", "gitbook_checks"}
+    full_checked = {k.asset_key for k in full.asset_layer.asset_graph.asset_check_keys}
+    assert full_checked == {key(t) for t in (*TABLES, *histories)}
+    traffic_checked = {k.asset_key for k in traffic.asset_layer.asset_graph.asset_check_keys}
+    assert traffic_checked == {key("organizations"), key("spaces"), key("insights_traffic")}
     raw_checks = [k for k in graph.asset_check_keys if k.asset_key.path[0] == "gitbook"]
     assert len(raw_checks) == 50 and len(graph.asset_check_keys) == 79  # 29 dbt tests
     # The partitioned site insights have a job of their own, with their checks.
