@@ -1,6 +1,6 @@
 """The contenders, each run in its own process by `run.py` so its peak RSS is its own.
 
-    python benchmarks/contenders.py baseline|project|dagster BASE_URL WORKDIR
+    python benchmarks/contenders.py baseline|project|dagster|cli BASE_URL WORKDIR
 
 Reads the token from GITBOOK_ACCESS_TOKEN; prints one JSON line: {"wall": s, "rows": n}.
 """
@@ -143,6 +143,47 @@ def run_dagster(base_url: str, token: str, workdir: Path) -> dict[str, float]:
     return {"wall": wall, "rows": rows}
 
 
+def run_cli(base_url: str, token: str, workdir: Path) -> dict[str, float]:
+    """What cron or CI runs: `dagster job execute -j gitbook_full_sync`, its checks included,
+    on a fresh instance made from the repository's dagster.yaml. Timed from the CLI process's
+    start to its exit, so imports, the definitions load and everything after the run count."""
+    import os
+    import shutil
+    import subprocess
+
+    import duckdb
+
+    home = workdir / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    database = workdir / "bench.duckdb"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "GITBOOK_BASE_URL": base_url,
+        "ANALYTICS_DUCKDB_PATH": str(database),
+        "ANALYTICS_DLT_PIPELINES_DIR": str(workdir / "pipelines"),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "job", "execute", "-m", "analytics_assets.definitions"]
+    started = time.perf_counter()
+    subprocess.run(
+        [*command, "-j", "gitbook_full_sync"], env=env, cwd=workdir, check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'gitbook' "
+            "and table_name not like '\\_dlt%' escape '\\' and table_name not like '%history%'"
+        ).fetchall()
+        rows = sum(
+            connection.execute(f'select count(*) from gitbook."{name}"').fetchone()[0]  # type: ignore[index]
+            for (name,) in tables
+        )
+    return {"wall": wall, "rows": rows}
+
+
 def main() -> None:
     contender, base_url, workdir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     import os
@@ -152,6 +193,8 @@ def main() -> None:
         outcome = run_baseline(base_url, token, workdir)
     elif contender == "project":
         outcome = run_project(base_url, token, workdir)
+    elif contender == "cli":
+        outcome = run_cli(base_url, token, workdir)
     else:
         outcome = run_dagster(base_url, token, workdir)
     print(json.dumps(outcome))

@@ -1,6 +1,6 @@
 """Benchmark: plain dlt (the design document's config) against this project, on the bundled API.
 
-    .venv/bin/python benchmarks/run.py [--workloads W1,W2,W3] [--repeats 3]
+    .venv/bin/python benchmarks/run.py [--workloads W1,W2,W3,W4,CLI] [--repeats 3]
 
 Each contender runs in its own process (its peak RSS is its own) against the same bundled API,
 started here with the workload's latency and page size. Prints medians over the repeats.
@@ -37,6 +37,7 @@ class Workload:
     latency: float
     page_size: int
     dataset: Callable[[], Dataset]
+    contenders: tuple[str, ...] = CONTENDERS
 
 
 WORKLOADS = {
@@ -69,7 +70,31 @@ WORKLOADS = {
             awkward_ids=False,
         ),
     ),
+    "CLI": Workload(
+        "CLI",
+        "headless CLI run, checks included, from process start: 50 ms/request, 8 orgs x 8 "
+        "spaces, 60 members/org, 30 pages and 30 traffic points/space, page size 10",
+        latency=0.05,
+        page_size=10,
+        dataset=lambda: Dataset.generate(
+            orgs=8,
+            spaces_per_org=8,
+            members_per_org=60,
+            pages_per_space=30,
+            traffic_points_per_space=30,
+            awkward_ids=False,
+        ),
+        contenders=("baseline", "cli"),
+    ),
 }
+# What each figure must meet: (workload, contender, column, most).
+TARGETS = (
+    ("W1", "project", "x baseline", 0.15),
+    ("W1", "dagster", "x baseline", 0.2),
+    ("W2", "project", "peak RSS MB", 400),
+    ("W2", "dagster", "peak RSS MB", 400),
+    ("CLI", "cli", "x baseline", 0.3),
+)
 
 
 @dataclass
@@ -139,7 +164,7 @@ def run_contender(contender: str, api: FakeGitBookAPI, token: str) -> Sample:
 def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
     dataset = workload.dataset()
     token = secrets.token_urlsafe(16)
-    samples: dict[str, list[Sample]] = {c: [] for c in CONTENDERS}
+    samples: dict[str, list[Sample]] = {c: [] for c in workload.contenders}
     # The 0.91 profile: the design document (the baseline) still loads space traffic.
     with FakeGitBookAPI(
         dataset=dataset,
@@ -149,7 +174,7 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
         api_version=LEGACY_TRAFFIC_API,
     ) as api:
         for _ in range(repeats):
-            for contender in CONTENDERS:
+            for contender in workload.contenders:
                 samples[contender].append(run_contender(contender, api, token))
 
     def median(contender: str, field: str) -> float:
@@ -157,7 +182,7 @@ def bench_workload(workload: Workload, repeats: int) -> list[list[object]]:
 
     baseline_wall = median("baseline", "wall")
     rows = []
-    for contender in CONTENDERS:
+    for contender in workload.contenders:
         wall = median(contender, "wall")
         requests = int(median(contender, "requests"))
         # The baseline never sends `limit`; this project sends its page size (1000 by default).
@@ -230,9 +255,29 @@ def bench_definitions(repeats: int) -> list[list[object]]:
     ]
 
 
+def bench_resync(repeats: int) -> None:
+    """W4, the steady-state re-sync, runs in its own process (w4.py) and prints its own table."""
+    print("W4: a re-sync after 4 of 200 spaces were edited, 50 ms/request", flush=True)
+    command = [sys.executable, str(HERE / "w4.py"), "--repeats", str(repeats)]
+    subprocess.run(command, check=True)
+    print("target: re-sync / first <= 0.25 for both contenders\n", flush=True)
+
+
+def verdicts(headers: list[str], rows: list[list[object]]) -> list[str]:
+    """One line per target of a workload that ran: the figure, the target, met or not."""
+    lines = []
+    for workload, contender, column, most in TARGETS:
+        for row in rows:
+            if row[0] == workload and row[1] == contender:
+                figure = float(str(row[headers.index(column)]))
+                verdict = "met" if figure <= most else "NOT MET"
+                lines.append(f"{workload} {contender} {column} {figure:g} <= {most:g}: {verdict}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default="W1,W2,W3")
+    parser.add_argument("--workloads", default="W1,W2,W3,W4,CLI")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
@@ -258,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.workloads.split(","):
         if name == "W3":
             new = bench_definitions(max(args.repeats, 5))
+        elif name == "W4":
+            bench_resync(args.repeats)
+            continue
         else:
             print(f"{name}: {WORKLOADS[name].description}", flush=True)
             new = bench_workload(WORKLOADS[name], args.repeats)
@@ -265,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(headers, rows[-len(new) :]), flush=True)
     print()
     print(format_table(headers, rows))
+    print("\n".join(verdicts(headers, rows)))
     return 0
 
 
