@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
+import psycopg2
 import pytest
 import yaml
 from dagster import (
@@ -33,7 +34,7 @@ from dagster._utils.tags import TagConcurrencyLimitsCounter
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from analytics_assets.definitions import defs
-from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME, SITE_INSIGHTS_JOB_NAME
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN
@@ -95,7 +96,7 @@ def test_multiprocess_sync_is_recorded_in_postgres(
     checks = [
         key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key in assets
     ]
-    steps = {node.name for node in job.nodes}  # the sync op and one check op per table
+    steps = {node.name for node in job.nodes}  # the sync op and the checks' op
     duckdb_path = tmp_path / "warehouse.duckdb"
     env = {
         **os.environ,
@@ -104,30 +105,56 @@ def test_multiprocess_sync_is_recorded_in_postgres(
         "GITBOOK_BASE_URL": fake_api.base_url,
         "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
         "ANALYTICS_DLT_PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "ANALYTICS_SITE_INSIGHTS_START_DATE": "2024-06-01",
     }
     # Two step processes may run at once; forkserver imports the code once, not once per step.
     executor_config = {"max_concurrent": 2, "start_method": {"forkserver": {}}}
     run_config = tmp_path / "run_config.yaml"
     run_config.write_text(yaml.safe_dump({"execution": {"config": executor_config}}))
+    location = ["-m", __name__, "-a", "multiprocess_defs"]
     command = [
-        sys.executable, "-m", "dagster", "job", "execute", "-m", __name__,
-        "-a", "multiprocess_defs", "-j", FULL_SYNC_JOB_NAME, "-c", str(run_config),
+        sys.executable, "-m", "dagster", "job", "execute", *location,
+        "-j", FULL_SYNC_JOB_NAME, "-c", str(run_config),
     ]  # fmt: skip
-    started = time.monotonic()
-    worker = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = worker.communicate(timeout=300)[0]
-    assert worker.returncode == 0, output[-3000:]
-    print(f"multiprocess sync: {time.monotonic() - started:.1f} s")
+    # A site insights day started while the sync writes: another process of another run, which
+    # the pool's one slot (kept in PostgreSQL) must hold back.
+    day = [
+        sys.executable, "-m", "dagster", "asset", "materialize", *location,
+        "--select", "gitbook/site_insights_daily", "--partition", "2024-06-30",
+    ]  # fmt: skip
 
     def query(sql: str) -> list[tuple[object, ...]]:
         return postgres_server.query(instance_env["DAGSTER_PG_DB"], sql)
 
-    assert query("select pipeline_name, status from runs") == [
-        (FULL_SYNC_JOB_NAME, DagsterRunStatus.SUCCESS.value)
-    ]
-    this_run = "run_id = (select run_id from runs)"
+    def start(args: list[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def step_started() -> bool:
+        try:
+            return bool(query("select 1 from event_logs where dagster_event_type = 'STEP_START'"))
+        except psycopg2.errors.UndefinedTable:  # the run worker has not created the instance yet
+            return False
+
+    fake_api.latency = 0.05  # the sync holds the slot for seconds, not a blink
+    started = time.monotonic()
+    worker = start(command)
+    deadline = time.monotonic() + 120
+    while not step_started():
+        assert worker.poll() is None and time.monotonic() < deadline, "the sync never started"
+        time.sleep(0.2)
+    neighbour = start(day)
+    output = worker.communicate(timeout=300)[0]
+    assert worker.returncode == 0, output[-3000:]
+    print(f"multiprocess sync: {time.monotonic() - started:.1f} s")
+    neighbour_output = neighbour.communicate(timeout=300)[0]
+    assert neighbour.returncode == 0, neighbour_output[-3000:]
+
+    statuses = query("select pipeline_name, status from runs order by create_timestamp")
+    assert statuses[0] == (FULL_SYNC_JOB_NAME, DagsterRunStatus.SUCCESS.value)
+    assert [status for _, status in statuses] == [DagsterRunStatus.SUCCESS.value] * 2
+    this_run = f"run_id = (select run_id from runs where pipeline_name = '{FULL_SYNC_JOB_NAME}')"
     counts = Counter(
         dict(
             query(
@@ -157,16 +184,19 @@ def test_multiprocess_sync_is_recorded_in_postgres(
     assert set(pids) == steps
     assert len(set(pids.values())) == len(steps) and str(worker.pid) not in pids.values()
 
-    # Two processes were allowed, but the pool's one slot (kept in PostgreSQL) ran one at a time.
+    # Two runs' processes wanted the pool at once, and its one slot (kept in PostgreSQL) ran
+    # their steps one at a time.
     spans = query(
         "select min(timestamp), max(timestamp) from event_logs "
-        f"where {this_run} and dagster_event_type in ('STEP_START', 'STEP_SUCCESS') "
-        "group by step_key order by 1"
+        "where dagster_event_type in ('STEP_START', 'STEP_SUCCESS') "
+        "group by run_id, step_key order by 1"
     )
+    day_steps = {node.name for node in defs().resolve_job_def(SITE_INSIGHTS_JOB_NAME).nodes}
+    assert len(spans) == len(steps) + len(day_steps)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
     blocked = query(
-        f"select count(*) from event_logs where {this_run} "
-        f"and event::jsonb ->> 'user_message' like '%blocked by limit for pool {CONCURRENCY_POOL}%'"
+        "select count(*) from event_logs where "
+        f"event::jsonb ->> 'user_message' like '%blocked by limit for pool {CONCURRENCY_POOL}%'"
     )
     assert blocked[0][0] > 0
 
