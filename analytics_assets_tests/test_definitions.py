@@ -12,6 +12,7 @@ from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 
 import analytics_assets
 from analytics_assets.definitions import defs
+from analytics_assets.defs.resources import DEFAULT_DUCKDB_PATH, WarehouseResource
 from analytics_assets.gitbook.settings import RESOURCES_BY_NAME
 from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN, Runner
 
@@ -204,3 +205,29 @@ def test_a_destination_without_a_dbt_profile_stops_the_models_sensor_and_says_wh
     message = failure.step_failure_data.error.message
     assert "ANALYTICS_DESTINATION is 'bigquery'" in message
     assert "profiles.yml" in message
+
+
+@pytest.mark.parametrize("name", ["gitbook", "gitbook_staging", "analytics", "main"])
+def test_a_duckdb_file_named_like_a_schema_it_holds_is_refused_naming_the_setting(
+    tmp_path: Path, name: str
+) -> None:
+    """DuckDB would name the file's catalog like the schema, and every load would fail as
+    ambiguous; the run fails first, saying which setting to change."""
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / f"{name}.duckdb"))
+    with pytest.raises(ValueError) as refused:
+        warehouse.resolve_duckdb_path()
+    assert "ANALYTICS_DUCKDB_PATH" in str(refused.value) and f"'{name}'" in str(refused.value)
+    assert "data/warehouse.duckdb" in str(refused.value)
+
+
+def test_the_default_duckdb_file_takes_a_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default file, where `dagster dev` and the README's commands write, holds the dataset."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ANALYTICS_DUCKDB_PATH", raising=False)
+    assert WarehouseResource().resolve_duckdb_path() == tmp_path / DEFAULT_DUCKDB_PATH
+    pipeline = WarehouseResource(pipelines_dir=str(tmp_path / "pipelines")).build_pipeline()
+    pipeline.run([{"id": 1}], table_name="probe")
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("select id from gitbook.probe") == [(1,)]

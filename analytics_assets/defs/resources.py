@@ -48,7 +48,10 @@ PIPELINES_DIR_ENV = "ANALYTICS_DLT_PIPELINES_DIR"
 DUCKDB_MEMORY_LIMIT_ENV = "ANALYTICS_DUCKDB_MEMORY_LIMIT"
 
 DEFAULT_DESTINATION = "duckdb"
-DEFAULT_DUCKDB_PATH = Path("data") / "gitbook.duckdb"
+DEFAULT_DUCKDB_PATH = Path("data") / "warehouse.duckdb"
+# The schemas of the file besides the dataset and dlt's staging dataset: the dbt models'
+# (dbt/profiles.yml) and DuckDB's default.
+OTHER_SCHEMAS = ("analytics", "main")
 DEFAULT_PIPELINES_DIR = Path("data") / "dlt_pipelines"
 # DuckDB's buffer pool would otherwise grow to 80% of RAM during a large merge; with this cap it
 # spills instead (W2 in benchmarks/: peak RSS 434 MB -> see README there).
@@ -298,7 +301,16 @@ class WarehouseResource(ConfigurableResource):
 
     def resolve_duckdb_path(self) -> Path:
         configured = _first_set(self.duckdb_path, EnvVar(DUCKDB_PATH_ENV).get_value())
-        return Path(configured or DEFAULT_DUCKDB_PATH).resolve()
+        path = Path(configured or DEFAULT_DUCKDB_PATH)
+        # DuckDB names a file's catalog after the file: in `gitbook.duckdb` every
+        # `gitbook.<table>` is ambiguous between that catalog and the schema, and loads fail.
+        if path.stem in {self.dataset_name, f"{self.dataset_name}_staging", *OTHER_SCHEMAS}:
+            raise ValueError(
+                f"{DUCKDB_PATH_ENV} is {str(path)!r}: DuckDB names the file's catalog "
+                f"{path.stem!r}, the name of a schema in it, and every query of that schema "
+                f"fails as ambiguous. Name the file anything else, e.g. {DEFAULT_DUCKDB_PATH}."
+            )
+        return path.resolve()
 
     def resolve_pipelines_dir(self) -> Path:
         configured = _first_set(self.pipelines_dir, EnvVar(PIPELINES_DIR_ENV).get_value())
