@@ -10,8 +10,9 @@ Two placeholders are filled in (`PLACEHOLDERS`): the venv's `bin/` is the runnin
 and the README's `gb_api_...` token is the bundled API's.
 
 A block that cannot run offline carries `<!-- docs-test: skip (why) -->` on the line before its
-fence; one that is meant to fail carries `<!-- docs-test: fails (why) -->`. A marker without a
-reason, or one that precedes no block, fails `test_every_marker_has_a_reason_and_a_block`.
+fence; one that is meant to fail carries `<!-- docs-test: fails (why) -->`, and the words of
+its reason in backticks must show in its output. A marker without a reason, or one that
+precedes no block, fails `test_every_marker_has_a_reason_and_a_block`.
 """
 
 import os
@@ -237,6 +238,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
                     resources=resources,
                     instance=instance,
                     partition_key=partition and partition.isoformat(),
+                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                 )
                 assert loaded.success
         shutil.copy(root / WAREHOUSE, root / DEFAULT_DEMO_DUCKDB)
@@ -271,13 +273,21 @@ def test_shell_block_runs_as_written(block: Block, seeded: Seeded, tmp_path: Pat
         text=True,
         timeout=BLOCK_TIMEOUT_SECONDS,
     )
-    expected = "a failure" if block.verb == "fails" else "exit status 0"
-    if (completed.returncode != 0) == (block.verb == "fails"):
+    output = completed.stdout + completed.stderr
+    if block.verb == "fails":
+        # A block meant to fail must fail for its stated reason: its `quoted` words show.
+        said = re.findall(r"`([^`]+)`", block.reason or "")
+        missing = [text for text in said if text not in output]
+        if completed.returncode != 0 and not missing:
+            return
+        expected = f"a failure showing {said}" if said else "a failure"
+    elif completed.returncode == 0:
         return
-    output = (completed.stdout + completed.stderr)[-4000:]
+    else:
+        expected = "exit status 0"
     pytest.fail(
         f"{block.where}: expected {expected}, got exit status {completed.returncode}\n"
-        f"$ {script}\n--- output (tail) ---\n{output}",
+        f"$ {script}\n--- output (tail) ---\n{output[-4000:]}",
         pytrace=False,
     )
 
