@@ -4,10 +4,10 @@ Shell blocks (```bash, ```sh, ```console) of README.md, docs/*.md, deploy/README
 benchmarks/README.md run one test each, in bash with `set -euo pipefail`, from a copy of the
 repository's files as a reader has them after the README's quick start and its first steps: a
 Dagster instance in `.dagster_home`, and a warehouse and the demo's file holding every table
-(today's site insights included). `GITBOOK_BASE_URL` points at the bundled API, one per xdist
-worker, as does the copy's warehouse (made once per worker).
-Two placeholders are filled in (`PLACEHOLDERS`): the venv's `bin/` is the running interpreter's,
-and the README's `gb_api_...` token is the bundled API's.
+(today's site insights included). `GITBOOK_BASE_URL` points at the bundled API; the API and the
+loaded copy are made once per xdist worker. Two placeholders are filled in (`PLACEHOLDERS`):
+the venv's `bin/` is the running interpreter's, and the README's `gb_api_...` token is the
+bundled API's.
 
 A block that cannot run offline carries `<!-- docs-test: skip (why) -->` on the line before its
 fence; one that is meant to fail carries `<!-- docs-test: fails (why) -->`, and the words of
