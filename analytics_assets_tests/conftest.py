@@ -31,6 +31,7 @@ LONGEST_FIRST = (
     "test_recovery",
     "test_daemon_recovery",
     "test_docs_queries",
+    "test_docs",
     "test_openapi_property",
     "test_deploy",
     "test_account_shapes",

@@ -1,6 +1,6 @@
 """After a successful sync each table equals what GitBook serves: deletions disappear. Without
 costing data: a failed run changes nothing, a subset never empties what it did not select, and a
-parent deleted mid-run takes its children with it."""
+space deleted mid-run keeps its pages until GitBook no longer lists it."""
 
 from datetime import date
 

@@ -10,7 +10,8 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, ExecuteInProc
 from analytics_assets.defs.resources import BASE_URL_ENV, TOKEN_ENV
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.bundled import recent_days, run_full_sync, run_site_insights
-from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.fake_api.server import SPACE_CONTENT
 from analytics_assets.gitbook.settings import REQUIRE_FULL_ACCESS_ENV, RESOURCES
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
 
@@ -134,9 +135,33 @@ def test_a_token_missing_the_insights_scope_keeps_the_site_insights_job_green(
     found = warnings(instance, result)
     assert len(found) == len(sites)
     assert all("site:insights:read" in w and "HTTP 403" in w for w in found)
+    assert all("holds no rows of it for the days this run loads" in w for w in found)
     assert failed(result) == {
         "gitbook/site_insights_daily:coverage_is_complete": (AssetCheckSeverity.WARN, sites)
     }
+
+
+def test_a_space_refused_its_content_keeps_its_pages_and_says_so(
+    dataset: Dataset, warehouse: Warehouse, instance: DagsterInstance
+) -> None:
+    """`content` is replaced per space: a space whose content GitBook refuses keeps its pages,
+    and the warning says so (the tables replaced whole lose a refused parent's rows)."""
+    refused = "acme-handbook"
+    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
+        runner = Runner(api, warehouse, instance)
+        assert run_full_sync(runner.gitbook(), warehouse.resource(), instance=instance).success
+        pages = warehouse.query("select id from gitbook.content where space_id = ?", [refused])
+        path = f"/v1/spaces/{refused}/content"
+        api.add_fault(Fault(route=SPACE_CONTENT, match_path=path, status=403, times=None))
+        gitbook = runner.gitbook(full_refetch=True)
+        result = run_full_sync(gitbook, warehouse.resource(), instance=instance)
+
+    assert result.success, failure_message(result)
+    kept = warehouse.query("select id from gitbook.content where space_id = ?", [refused])
+    assert pages and sorted(kept) == sorted(pages)
+    (warning,) = warnings(instance, result)
+    assert f"GitBook refused resource 'content' for spaces '{refused}'" in warning
+    assert "'content' keeps the rows it had of it" in warning
 
 
 def test_a_token_refused_the_organizations_fails_clearly(

@@ -14,7 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analytics_assets.gitbook.errors import GitBookAccessError
-from analytics_assets.gitbook.settings import REQUIRE_FULL_ACCESS_ENV
+from analytics_assets.gitbook.settings import CONTENT, REQUIRE_FULL_ACCESS_ENV, SITE_INSIGHTS_DAILY
+
+
+def rows_after_refusal(resource: str) -> str:
+    """What the warehouse holds of a refused parent once the sync loads: tables replaced whole
+    lose its rows; `content` keeps a space's pages until the space is no longer listed
+    (content.py); site insights replace only the days the run loads."""
+    if resource == CONTENT.name:
+        return f"'{resource}' keeps the rows it had of it"
+    if resource == SITE_INSIGHTS_DAILY.name:
+        return f"'{resource}' holds no rows of it for the days this run loads"
+    return f"'{resource}' holds no rows of it after this sync"
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class Access:
         if first:
             self.warn(
                 f"GitBook refused resource '{resource}' for {parent} '{parent_id}': {reason}. "
-                f"Syncing everything else; '{resource}' holds no rows of it after this sync. "
+                f"Syncing everything else; {rows_after_refusal(resource)}. "
                 f"Set {REQUIRE_FULL_ACCESS_ENV}=true to fail instead."
             )
 
