@@ -33,7 +33,6 @@ from dagster_dlt import DagsterDltResource
 
 from analytics_assets.defs.resources import (
     DEFAULT_DUCKDB_PATH,
-    DUCKDB_PATH_ENV,
     GitBookResource,
     WarehouseResource,
 )
@@ -44,7 +43,6 @@ from analytics_assets.defs.sync.site_insights import (
 )
 from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
-from analytics_assets.gitbook.settings import DATASET_NAME
 from analytics_assets.settings import OperationsConfig
 from analytics_assets_tests.harness import TEST_TOKEN, isolate
 
@@ -66,15 +64,6 @@ PLACEHOLDERS: list[tuple[re.Pattern[str], str]] = [
 # or send a real alert.
 FOREIGN_ENV = re.compile(r"^(GITBOOK_|ANALYTICS_|DESTINATION__|SOURCES__|DAGSTER_HOME$)")
 BLOCK_TIMEOUT_SECONDS = 300
-
-# DuckDB names a file's catalog after its stem, so in a file named gitbook.duckdb every
-# `gitbook.<table>` is ambiguous with the schema `gitbook` ("Ambiguous reference to catalog or
-# schema"), and a sync into the default file fails. Until the default is renamed, the blocks
-# load another file, and `test_the_default_duckdb_file_can_hold_the_dataset` xfails.
-DEFAULT_FILE_SHADOWS_DATASET = DEFAULT_DUCKDB_PATH.stem == DATASET_NAME
-WAREHOUSE = (
-    Path("data", "warehouse.duckdb") if DEFAULT_FILE_SHADOWS_DATASET else DEFAULT_DUCKDB_PATH
-)
 
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<verb>[\w-]+)\s*(?:\((?P<reason>.*)\))?\s*-->\s*$")
 VERBS = ("skip", "fails")
@@ -223,7 +212,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             "gitbook": GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url),
             "warehouse": WarehouseResource(
                 destination="duckdb",
-                duckdb_path=str(root / WAREHOUSE),
+                duckdb_path=str(root / DEFAULT_DUCKDB_PATH),
                 pipelines_dir=str(root / "data" / "dlt_pipelines"),
             ),
         }
@@ -241,7 +230,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                 )
                 assert loaded.success
-        shutil.copy(root / WAREHOUSE, root / DEFAULT_DEMO_DUCKDB)
+        shutil.copy(root / DEFAULT_DUCKDB_PATH, root / DEFAULT_DEMO_DUCKDB)
         yield Seeded(root, api)
 
 
@@ -255,8 +244,6 @@ def block_env(root: Path, api: FakeGitBookAPI) -> dict[str, str]:
         DLT_DATA_DIR=str(root / "dlt_data"),
         RUNTIME__DLTHUB_TELEMETRY="false",
     )
-    if DEFAULT_FILE_SHADOWS_DATASET:
-        env[DUCKDB_PATH_ENV] = str(WAREHOUSE)
     return env
 
 
@@ -290,24 +277,6 @@ def test_shell_block_runs_as_written(block: Block, seeded: Seeded, tmp_path: Pat
         f"$ {script}\n--- output (tail) ---\n{output[-4000:]}",
         pytrace=False,
     )
-
-
-@pytest.mark.xfail(
-    DEFAULT_FILE_SHADOWS_DATASET,
-    reason=f"DuckDB cannot tell the file {DEFAULT_DUCKDB_PATH} from the schema {DATASET_NAME}",
-    strict=True,
-)
-def test_the_default_duckdb_file_can_hold_the_dataset(tmp_path: Path) -> None:
-    """A load into the default file, where the README's steps write."""
-    warehouse = WarehouseResource(
-        destination="duckdb",
-        duckdb_path=str(tmp_path / DEFAULT_DUCKDB_PATH),
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
-    pipeline = warehouse.build_pipeline()
-    pipeline.run([{"id": 1}], table_name="probe", dataset_name=DATASET_NAME)
-    with pipeline.sql_client() as client:
-        assert client.execute_sql(f"select id from {DATASET_NAME}.probe") == [(1,)]
 
 
 # Links: [text](target) and ![alt](target), outside code; external targets are not followed.

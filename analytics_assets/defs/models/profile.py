@@ -55,8 +55,9 @@ def profile_env(warehouse: WarehouseResource) -> dict[str, str]:
         }
     raise UnsupportedModelsDestination(
         f"The dbt models run on {', '.join(PROFILE_TARGETS)}; ANALYTICS_DESTINATION is "
-        f"{destination!r}. Install its dbt adapter and add an output named {destination!r} to "
-        "analytics_assets/dbt/profiles.yml (see docs/models.md, Other destinations)."
+        f"{destination!r}. Install its dbt adapter, add an output named {destination!r} to "
+        "analytics_assets/dbt/profiles.yml and fill its settings in profile_env() in "
+        "analytics_assets/defs/models/profile.py (see docs/models.md, Other destinations)."
     )
 
 

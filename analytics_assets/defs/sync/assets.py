@@ -1,4 +1,5 @@
-"""The GitBook assets: one dlt pipeline run materializes any subset of the seven tables."""
+"""The GitBook assets: one dlt pipeline run materializes any subset of the unpartitioned tables
+and their histories."""
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
