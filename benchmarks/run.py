@@ -40,6 +40,18 @@ class Workload:
     contenders: tuple[str, ...] = CONTENDERS
 
 
+def latency_bound(orgs: int) -> Dataset:
+    """W1's account shape with `orgs` organizations of 8 spaces each."""
+    return Dataset.generate(
+        orgs=orgs,
+        spaces_per_org=8,
+        members_per_org=60,
+        pages_per_space=30,
+        traffic_points_per_space=30,
+        awkward_ids=False,  # the baseline does not URL-encode ids and would 404
+    )
+
+
 WORKLOADS = {
     "W1": Workload(
         "W1",
@@ -47,14 +59,7 @@ WORKLOADS = {
         "traffic points/space, page size 10",
         latency=0.05,
         page_size=10,
-        dataset=lambda: Dataset.generate(
-            orgs=4,
-            spaces_per_org=8,
-            members_per_org=60,
-            pages_per_space=30,
-            traffic_points_per_space=30,
-            awkward_ids=False,  # the baseline does not URL-encode ids and would 404
-        ),
+        dataset=lambda: latency_bound(orgs=4),
     ),
     "W2": Workload(
         "W2",
@@ -76,14 +81,7 @@ WORKLOADS = {
         "spaces, 60 members/org, 30 pages and 30 traffic points/space, page size 10",
         latency=0.05,
         page_size=10,
-        dataset=lambda: Dataset.generate(
-            orgs=8,
-            spaces_per_org=8,
-            members_per_org=60,
-            pages_per_space=30,
-            traffic_points_per_space=30,
-            awkward_ids=False,
-        ),
+        dataset=lambda: latency_bound(orgs=8),
         contenders=("baseline", "cli"),
     ),
 }
