@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, Definitions
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster_dbt import DbtProject
 
 import analytics_assets
 from analytics_assets.definitions import defs
@@ -231,3 +232,26 @@ def test_the_default_duckdb_file_takes_a_sync(
     pipeline.run([{"id": 1}], table_name="probe")
     with pipeline.sql_client() as client:
         assert client.execute_sql("select id from gitbook.probe") == [(1,)]
+
+
+def test_a_models_run_keeps_its_parse_for_the_next_run(tmp_path: Path) -> None:
+    """dagster-dbt seeds each run's target folder from the project's; a run's parse replaces it,
+    whole, and a run that wrote none (dbt failed before parsing) leaves it alone."""
+    from analytics_assets.defs.models.project import PARTIAL_PARSE, keep_partial_parse
+
+    project_dir = tmp_path / "project"
+    (project_dir / "target").mkdir(parents=True)
+    (project_dir / "dbt_project.yml").write_text("name: probe\nprofile: probe\n")
+    project = DbtProject(project_dir=project_dir)
+    kept = project_dir / "target" / PARTIAL_PARSE
+    kept.write_bytes(b"older")
+    run = tmp_path / "run"
+    run.mkdir()
+
+    keep_partial_parse(run, project)
+    assert kept.read_bytes() == b"older"
+
+    (run / PARTIAL_PARSE).write_bytes(b"this run's parse")
+    keep_partial_parse(run, project)
+    assert kept.read_bytes() == b"this run's parse"
+    assert sorted(p.name for p in kept.parent.iterdir()) == [PARTIAL_PARSE]

@@ -27,7 +27,7 @@ from analytics_assets.defs.models.profile import (
     profile_env,
     scoped_env,
 )
-from analytics_assets.defs.models.project import dbt_cli, prepared_project
+from analytics_assets.defs.models.project import dbt_cli, keep_partial_parse, prepared_project
 from analytics_assets.defs.recovery.worker import CHILD_TAG, Worker
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
@@ -88,6 +88,7 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
         child = Worker.of(invocation.process.pid).to_tag()
         context.instance.add_run_tags(context.run.run_id, {CHILD_TAG: child})
         yield from invocation.stream()
+        keep_partial_parse(invocation.target_path, project)
 
     return dbt_models
 

@@ -21,6 +21,8 @@ For the same reasons the models are a Pythonic `@dbt_assets` rather than dagster
 its version before each command.
 """
 
+import os
+import shutil
 import sys
 from functools import cached_property
 from importlib.metadata import version as installed_version
@@ -35,6 +37,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 _SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 # The dbt installed next to this interpreter (dbt-core is a dependency of this package).
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def models_project() -> DbtProject:
@@ -67,6 +70,23 @@ class VenvDbtCli(DbtCliResource):
 def dbt_cli(project: DbtProject) -> DbtCliResource:
     """The resource that runs this venv's dbt in the project."""
     return VenvDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+
+
+def keep_partial_parse(run_target: Path, project: DbtProject) -> None:
+    """Keep a models run's parse for the next run.
+
+    dagster-dbt seeds each run's target folder with the project's `partial_parse.msgpack`, and
+    dbt reuses it when the profile and target are unchanged (the same warehouse): the next run
+    then skips dbt's full parse, about 2.3 s. dbt checks the match itself and parses in full
+    when anything differs. Replaced atomically: a code server may be reading it.
+    """
+    source = run_target / PARTIAL_PARSE
+    if not source.exists():
+        return
+    destination = project.project_dir / project.target_path / PARTIAL_PARSE
+    temporary = destination.with_name(f"{PARTIAL_PARSE}.{os.getpid()}.tmp")
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
 
 
 def prepare(project: DbtProject) -> None:
