@@ -1,5 +1,6 @@
 """Fixtures: a live bundled GitBook API, a throwaway DuckDB warehouse, and an asset runner."""
 
+import gc
 import os
 import re
 from collections.abc import Iterator
@@ -80,6 +81,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return module if _module(nodeid) in SHARED_SETUP_MODULES else nodeid
 
     return SharedSetupScheduling(config, log)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Less garbage-collection work in each test process: what the imports loaded (Dagster,
+    dlt, dbt's manifest) is frozen out of the collector's scans, about 4% of an in-process
+    sync's CPU. Collections still run as often, so connections in cycles close as before."""
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

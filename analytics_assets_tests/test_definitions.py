@@ -1,10 +1,13 @@
 """The code location loads with nothing configured and describes the graph a user expects."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, Definitions
@@ -165,6 +168,75 @@ def test_models_continue_the_lineage_of_the_raw_tables() -> None:
     checks = [c for c in graph.asset_check_keys if c.asset_key.path[0] == "analytics"]
     blocking = [c for c in checks if graph.get(c).blocking]
     assert (len(checks), len(blocking)) == (29, 25)
+
+
+def graph_summary() -> dict[str, Any]:
+    """What the UI shows of each asset and check, comparable across processes."""
+    graph = defs().resolve_asset_graph()
+    summary: dict[str, Any] = {}
+    for asset_key in graph.get_all_asset_keys():
+        node = graph.get(asset_key)
+        summary[asset_key.to_user_string()] = {
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "description": node.description,
+            "automation": str(node.automation_condition),
+            "checks": sorted(k.to_user_string() for k in node.check_keys),
+            # Objects in the metadata (the translator, the project) have per-process addresses.
+            "metadata": {
+                name: re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+                for name, value in node.metadata.items()
+            },
+        }
+    for check_key in graph.asset_check_keys:
+        spec = graph.get_check_spec(check_key)
+        summary[check_key.to_user_string()] = {
+            "blocking": spec.blocking,
+            "description": spec.description,
+        }
+    return summary
+
+
+def test_the_models_load_without_importing_dbt_core_and_the_same_as_with_it() -> None:
+    """dagster-dbt reads the manifest as JSON when dbt-core is not importable at its import
+    (`analytics_assets/defs/models/__init__.py`): no dbt-core in the code location's processes,
+    and the same definitions as when dagster-dbt finds it."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys; from analytics_assets.definitions import defs; defs();"
+            "import dagster_dbt.compat as c;"
+            "print(json.dumps([c.DBT_PYTHON_VERSION is None, 'dbt.contracts' in sys.modules]))",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(loaded.stdout.splitlines()[-1]) == [True, False], loaded.stdout
+    with_dbt_core = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, dbt.version, dagster_dbt.compat as c;"
+            "assert c.DBT_PYTHON_VERSION is not None;"
+            "from analytics_assets_tests.test_definitions import graph_summary;"
+            "print(json.dumps(graph_summary()))",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(with_dbt_core.stdout.splitlines()[-1]) == json.loads(
+        json.dumps(graph_summary())
+    )
+    # Hidden only while dagster-dbt was imported: dbt-core stays importable afterwards.
+    import dbt.version
+
+    assert dbt.version.__version__
 
 
 def test_the_dbt_resource_knows_its_version_without_running_dbt() -> None:
