@@ -15,4 +15,5 @@ select
     events_count,
     sessions_count,
     visitors_count
-from {{ source('gitbook', 'site_insights_daily') }}
+-- Empty until the first site insights day is loaded (see macros/source_or_empty.sql).
+from {{ source_or_empty('gitbook', 'site_insights_daily') }}
