@@ -29,6 +29,7 @@ LONGEST_FIRST = (
     "test_webserver",
     "test_models",
     "test_alerts",
+    "test_models_first_run",
     "test_recovery",
     "test_daemon_recovery",
     "test_docs_queries",

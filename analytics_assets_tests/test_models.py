@@ -28,12 +28,7 @@ from analytics_assets.devtools.bundled import (
 )
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
-from analytics_assets_tests.harness import (
-    TEST_TOKEN,
-    PostgresWarehouse,
-    Warehouse,
-    isolate,
-)
+from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, isolate
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 MODELS = {
@@ -298,62 +293,6 @@ def test_a_failing_blocking_test_stops_the_models_downstream(
     materialized = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()}
     assert "stg_gitbook__pages" in materialized
     assert not materialized & {"page_views_daily", "top_pages_30d", "unread_pages"}
-
-
-def test_the_declared_site_insights_columns_are_the_loaded_ones() -> None:
-    """`source_or_empty` stands in for site_insights_daily with the columns `_sources.yml`
-    declares; they must be the ones the sync loads, so the staging view has the same shape."""
-    import yaml
-
-    from analytics_assets.defs.models.project import PROJECT_DIR
-    from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
-
-    sources = yaml.safe_load((PROJECT_DIR / "models/staging/_sources.yml").read_text())
-    (gitbook,) = sources["sources"]
-    table = next(t for t in gitbook["tables"] if t["name"] == SITE_INSIGHTS_DAILY.name)
-    assert [c["name"] for c in table["columns"]] == list(SITE_INSIGHTS_DAILY.columns)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def new_warehouse(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Warehouse | PostgresWarehouse:
-    """An empty warehouse on each destination the models run on."""
-    if request.param == "duckdb":
-        return Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "pipelines")
-    url = request.getfixturevalue("postgres_url")
-    monkeypatch.setenv(CREDENTIALS_ENV, url)
-    return PostgresWarehouse(url, tmp_path / "pipelines")
-
-
-def test_the_models_job_is_green_on_a_new_account_before_any_site_insights_day(
-    new_warehouse: Warehouse | PostgresWarehouse, instance: DagsterInstance
-) -> None:
-    """A new user's order: the full sync, then `gitbook_models` (headless, no sensor). The marts
-    over site events are empty until the first day loads, then the next models run fills them."""
-    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
-    warehouse, query = new_warehouse.resource(), new_warehouse.query
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
-        gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
-        assert run_full_sync(gitbook, warehouse, "WARNING", instance).success
-        assert "site_insights_daily" not in new_warehouse.tables()
-
-        first = run_models(warehouse, "WARNING", instance)
-        assert first.success
-        assert all(check.passed for check in first.get_asset_check_evaluations())
-        assert {m.asset_key.path[-1] for m in first.get_asset_materialization_events()} == set(
-            MODELS
-        )
-        assert query("select count(*) from analytics.page_views_daily") == [(0,)]
-        assert query("select count(*) from analytics.broken_urls") == [(0,)]
-        assert query("select count(*) from analytics.members_by_role")[0][0] > 0
-
-        day = recent_days(1)
-        assert run_site_insights(gitbook, warehouse, day, "WARNING", instance).success
-        assert run_models(warehouse, "WARNING", instance).success
-    assert query("select sum(views) from analytics.page_views_daily") == [
-        (sum(_page_views(dataset, day).values()),)
-    ]
 
 
 def test_models_on_postgres_give_the_same_marts(
