@@ -55,7 +55,10 @@ def recent_days(count: int = RECENT_DAYS) -> list[date]:
 
 
 @lru_cache(maxsize=4)
-def _definitions(cwd: str, environment: tuple[tuple[str, str], ...], dlt_files: Any) -> Definitions:
+def _definitions(
+    cwd: str, environment: tuple[tuple[str, str], ...], dlt_files: tuple[tuple[str, int], ...]
+) -> Definitions:
+    """The arguments are only the cache's key: what the settings are read from."""
     return defs()
 
 

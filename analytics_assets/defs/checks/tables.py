@@ -293,7 +293,8 @@ def build_group_checks(
     ) -> Iterator[AssetCheckResult]:
         pipeline = warehouse.build_pipeline()
         selected = {(key.asset_key, key.name) for key in context.selected_asset_check_keys}
-        chosen = [s for s in specs if any(k == asset_key(s.name) for k, _ in selected)]
+        checked_assets = {key for key, _ in selected}
+        chosen = [s for s in specs if asset_key(s.name) in checked_assets]
         tables = [t for s in chosen for t in (s.name, s.parent or s.name)]
         columns = storage_columns(pipeline, list(dict.fromkeys([*tables, LOADS_TABLE])))
         at = now()
