@@ -1,5 +1,8 @@
 """What tests share besides fixtures: the test token, the warehouse and the asset runner."""
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +22,7 @@ from dagster import (
 from dagster_dlt import DagsterDltResource
 
 from analytics_assets.defs.checks.tables import build_checks
+from analytics_assets.defs.models.project import PROJECT_DIR, TARGET_PATH_ENV
 from analytics_assets.defs.resources import (
     BASE_URL_ENV,
     DESTINATION_ENV,
@@ -49,6 +53,13 @@ SETTINGS_ENV = (
     PIPELINES_DIR_ENV,
     FULL_REFETCH_ENV,
 )
+# dbt's folder, shared by every test of this checkout (and kept for the next session): a folder
+# per test would parse the dbt project in each one, about 5 s of CPU. Its manifest is current
+# or parsed again under a lock, as for any deployment (see defs/models/project.py).
+SHARED_DBT_TARGET = Path(tempfile.gettempdir()) / (
+    f"analytics-assets-tests-dbt-{os.getuid()}-"
+    + hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:10]
+)
 
 
 def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
@@ -58,6 +69,7 @@ def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
     for name in SETTINGS_ENV:
         mp.delenv(name, raising=False)
     mp.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+    mp.setenv(TARGET_PATH_ENV, str(SHARED_DBT_TARGET))
     # As in .dlt/config.toml, which tests do not read (they run in their tmp dir).
     mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     mp.chdir(root)

@@ -16,6 +16,7 @@ from dagster import DagsterInstance
 
 from analytics_assets.defs.alerts.webhook import ALERT_WEBHOOK_ENV
 from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.models.project import TARGET_PATH_ENV
 from analytics_assets.defs.recovery.worker import WORKER_TAG, Worker
 from analytics_assets.defs.resources import (
     BASE_URL_ENV,
@@ -26,7 +27,7 @@ from analytics_assets.defs.resources import (
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.webserver import dagster_dev
 from analytics_assets.settings import ALERT_SENSOR_SECONDS_ENV, MODELS_AUTOMATION_ENV
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import SHARED_DBT_TARGET, TEST_TOKEN
 from analytics_assets_tests.headless import POOL
 from analytics_assets_tests.webhook_receiver import webhook_receiver
 
@@ -54,6 +55,7 @@ def test_a_killed_run_worker_is_failed_and_the_queued_run_completes(tmp_path: Pa
             TOKEN_ENV: TEST_TOKEN,
             DUCKDB_PATH_ENV: str(duckdb_path),
             PIPELINES_DIR_ENV: str(tmp_path / "dlt_pipelines"),
+            TARGET_PATH_ENV: str(SHARED_DBT_TARGET),  # dbt's manifest, parsed once per session
             "DLT_DATA_DIR": str(tmp_path / "dlt_data"),
             ALERT_WEBHOOK_ENV: receiver.url,
             ALERT_SENSOR_SECONDS_ENV: "2",

@@ -307,9 +307,13 @@ def test_the_default_duckdb_file_takes_a_sync(
 
 
 def test_a_models_run_keeps_its_parse_for_the_next_run(tmp_path: Path) -> None:
-    """dagster-dbt seeds each run's target folder from the project's; a run's parse replaces it,
-    whole, and a run that wrote none (dbt failed before parsing) leaves it alone."""
-    from analytics_assets.defs.models.project import PARTIAL_PARSE, keep_partial_parse
+    """A run starts from the kept parse; a run's parse replaces it, whole, and a run that wrote
+    none (dbt failed before parsing) leaves it alone."""
+    from analytics_assets.defs.models.project import (
+        PARTIAL_PARSE,
+        keep_partial_parse,
+        seed_partial_parse,
+    )
 
     project_dir = tmp_path / "project"
     (project_dir / "target").mkdir(parents=True)
@@ -327,3 +331,34 @@ def test_a_models_run_keeps_its_parse_for_the_next_run(tmp_path: Path) -> None:
     keep_partial_parse(run, project)
     assert kept.read_bytes() == b"this run's parse"
     assert sorted(p.name for p in kept.parent.iterdir()) == [PARTIAL_PARSE]
+
+    following = tmp_path / "following_run"
+    seed_partial_parse(project, following)
+    assert (following / PARTIAL_PARSE).read_bytes() == b"this run's parse"
+
+
+def test_each_models_run_gets_a_folder_and_only_the_newest_failed_ones_stay(
+    tmp_path: Path,
+) -> None:
+    """Run folders sit beside the project's target, outside the package; beyond the newest
+    KEPT_FAILED_RUNS, the oldest are removed when the next run starts."""
+    from analytics_assets.defs.models.project import (
+        KEPT_FAILED_RUNS,
+        RUNS_FOLDER,
+        run_target_path,
+    )
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "dbt_project.yml").write_text("name: probe\nprofile: probe\n")
+    project = DbtProject(project_dir=tmp_path / "project", target_path=tmp_path / "dbt" / "target")
+    runs = tmp_path / "dbt" / RUNS_FOLDER
+    for age in range(KEPT_FAILED_RUNS + 3):
+        failed = runs / f"failed-{age:02d}"
+        failed.mkdir(parents=True)
+        os.utime(failed, (1_000_000 - age, 1_000_000 - age))  # failed-00 is the newest
+
+    folder = run_target_path(project, "0123456789abcdef")
+
+    assert folder.parent == runs and folder.name.startswith("01234567-")
+    kept = sorted(p.name for p in runs.iterdir())
+    assert kept == [f"failed-{age:02d}" for age in range(KEPT_FAILED_RUNS)]

@@ -12,9 +12,10 @@ import duckdb
 
 from analytics_assets.definitions import defs
 from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
+from analytics_assets.defs.models.project import TARGET_PATH_ENV
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import SHARED_DBT_TARGET, TEST_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The dg of the interpreter running the tests, i.e. of the project's venv, never one on PATH.
@@ -39,6 +40,8 @@ def dg_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env.update(
         DAGSTER_HOME=str(dagster_home),
         DLT_DATA_DIR=str(tmp_path / "dlt_data"),
+        # dbt's scratch folder, not a setting: the session's, not the repository's data/dbt.
+        **{TARGET_PATH_ENV: str(SHARED_DBT_TARGET)},
         VIRTUAL_ENV=sys.prefix,
         # Wide enough that rich does not cut asset keys in `dg list defs` tables.
         COLUMNS="200",

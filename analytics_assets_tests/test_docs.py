@@ -31,6 +31,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from dagster_dlt import DagsterDltResource
 
+from analytics_assets.defs.models.project import DEFAULT_TARGET_PATH, prepared_project
 from analytics_assets.defs.resources import (
     DEFAULT_DUCKDB_PATH,
     GitBookResource,
@@ -173,8 +174,8 @@ class Seeded:
 
 
 def _copy_repository(root: Path) -> None:
-    """The files the blocks name. `analytics_assets/` links to the package, but its dbt project
-    is a copy, so dbt run by hand writes its target/ here; `.dlt/` holds no secrets."""
+    """The files the blocks name; `analytics_assets/` links to the package, which nothing
+    writes; `.dlt/` holds no secrets."""
     for name in ("dagster.yaml", "workspace.yaml", "pyproject.toml", "setup.cfg", "README.md"):
         shutil.copy(REPO / name, root / name)
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
@@ -184,13 +185,7 @@ def _copy_repository(root: Path) -> None:
     skip = shutil.ignore_patterns("__pycache__", "*.png", "target", "logs", ".user.yml")
     for folder in ("docs", "deploy", "benchmarks"):
         shutil.copytree(REPO / folder, root / folder, ignore=skip)
-    package = root / "analytics_assets"
-    package.mkdir()
-    for child in (REPO / "analytics_assets").iterdir():
-        if child.name == "dbt":
-            shutil.copytree(child, package / "dbt", ignore=skip)
-        elif child.name != "__pycache__":
-            (package / child.name).symlink_to(child)
+    (root / "analytics_assets").symlink_to(REPO / "analytics_assets")
 
 
 @pytest.fixture(scope="session")
@@ -221,6 +216,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         )
         with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
             isolate(mp, root)  # session scope runs before conftest's autouse isolation
+            # The blocks' dbt folder is the default one, data/dbt: it starts with the session's
+            # current manifest (times kept), as after a first load, instead of parsing per block.
+            shutil.copytree(prepared_project().target_path, root / DEFAULT_TARGET_PATH / "target")
             for assets, partition in ((build_gitbook_assets(), None), (site_insights, today)):
                 loaded = materialize(
                     [assets],

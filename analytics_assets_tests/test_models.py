@@ -5,6 +5,7 @@ Every mart is checked against numbers computed here straight from the bundled AP
 are evaluated against the Dagster instance the loads recorded in.
 """
 
+import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
 from analytics_assets.definitions import defs
 from analytics_assets.defs.models.automation import models_selection
+from analytics_assets.defs.models.project import RUNS_FOLDER, TARGET_PATH_ENV
 from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 from analytics_assets.devtools.bundled import (
     recent_days,
@@ -293,6 +295,10 @@ def test_a_failing_blocking_test_stops_the_models_downstream(
     materialized = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()}
     assert "stg_gitbook__pages" in materialized
     assert not materialized & {"page_views_daily", "top_pages_30d", "unread_pages"}
+    # The failed run keeps its dbt folder, whose log the failure names.
+    runs = Path(os.environ[TARGET_PATH_ENV]) / RUNS_FOLDER
+    (kept,) = runs.glob(f"{result.run_id[:8]}-*")
+    assert (kept / "dbt.log").is_file()
 
 
 def test_models_on_postgres_give_the_same_marts(

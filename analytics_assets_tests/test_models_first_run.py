@@ -2,12 +2,21 @@
 the models run on (DuckDB and PostgreSQL). Apart from `test_models.py`, whose tests share one
 worker for its module-scoped sync, so that these run beside it."""
 
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
 
+from analytics_assets.defs.models.project import (
+    DEFAULT_TARGET_PATH,
+    PARTIAL_PARSE,
+    PROJECT_DIR,
+    RUNS_FOLDER,
+    TARGET_PATH_ENV,
+    prepared_project,
+)
 from analytics_assets.defs.resources import GitBookResource
 from analytics_assets.devtools.bundled import (
     recent_days,
@@ -25,7 +34,6 @@ def test_the_declared_site_insights_columns_are_the_loaded_ones() -> None:
     declares; they must be the ones the sync loads, so the staging view has the same shape."""
     import yaml
 
-    from analytics_assets.defs.models.project import PROJECT_DIR
     from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
 
     sources = yaml.safe_load((PROJECT_DIR / "models/staging/_sources.yml").read_text())
@@ -46,11 +54,31 @@ def new_warehouse(
     return PostgresWarehouse(url, tmp_path / "pipelines")
 
 
+@pytest.fixture
+def default_dbt_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ANALYTICS_DBT_TARGET_PATH unset, as for a new user: dbt writes under the working
+    directory's data/dbt, which starts with the session's manifest, as after a first load."""
+    folder = tmp_path / DEFAULT_TARGET_PATH
+    shutil.copytree(prepared_project().target_path, folder / "target")
+    monkeypatch.delenv(TARGET_PATH_ENV)
+    return folder
+
+
+def _package_files() -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in PROJECT_DIR.rglob("*")}
+
+
 def test_the_models_job_is_green_on_a_new_account_before_any_site_insights_day(
-    new_warehouse: Warehouse | PostgresWarehouse, instance: DagsterInstance
+    new_warehouse: Warehouse | PostgresWarehouse,
+    instance: DagsterInstance,
+    default_dbt_folder: Path,
 ) -> None:
     """A new user's order: the full sync, then `gitbook_models` (headless, no sensor). The marts
-    over site events are empty until the first day loads, then the next models run fills them."""
+    over site events are empty until the first day loads, then the next models run fills them.
+    dbt writes nothing into the package: the runs keep their parse in data/dbt and remove their
+    own folders when green."""
+    package = _package_files()
+    seeded_parse = (default_dbt_folder / "target" / PARTIAL_PARSE).stat().st_mtime_ns
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
     warehouse, query = new_warehouse.resource(), new_warehouse.query
     with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN) as api:
@@ -74,3 +102,6 @@ def test_the_models_job_is_green_on_a_new_account_before_any_site_insights_day(
     assert query("select sum(views) from analytics.page_views_daily") == [
         (sum(_page_views(dataset, day).values()),)
     ]
+    assert _package_files() == package
+    assert (default_dbt_folder / "target" / PARTIAL_PARSE).stat().st_mtime_ns != seeded_parse
+    assert list((default_dbt_folder / RUNS_FOLDER).iterdir()) == []

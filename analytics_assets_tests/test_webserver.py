@@ -19,6 +19,7 @@ import pytest
 from analytics_assets.definitions import defs
 from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME
 from analytics_assets.defs.models.automation import MODELS_SENSOR_NAME
+from analytics_assets.defs.models.project import TARGET_PATH_ENV
 from analytics_assets.defs.recovery.sensor import RECOVERY_SENSOR
 from analytics_assets.defs.resources import (
     BASE_URL_ENV,
@@ -34,7 +35,7 @@ from analytics_assets.devtools.webserver import (
     group_members,
 )
 from analytics_assets.settings import MODELS_AUTOMATION_SECONDS_ENV
-from analytics_assets_tests.harness import EXPECTED_PARENTS, TEST_TOKEN
+from analytics_assets_tests.harness import EXPECTED_PARENTS, SHARED_DBT_TARGET, TEST_TOKEN
 
 # The graph as a user should see it; update these together when an asset, check or schedule is
 # added (the row counts follow Dataset.expected_row_counts()).
@@ -118,6 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             TOKEN_ENV: TEST_TOKEN,
             DUCKDB_PATH_ENV: str(duckdb_path),
             PIPELINES_DIR_ENV: str(tmp / "dlt_pipelines"),
+            TARGET_PATH_ENV: str(SHARED_DBT_TARGET),  # dbt's manifest, parsed once per session
             "DLT_DATA_DIR": str(tmp / "dlt_data"),  # not the developer's ~/.dlt
             # Evaluate freshness every few seconds instead of every 30.
             "FRESHNESS_DAEMON_INTERVAL_SECONDS": "3",

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from analytics_assets.defs.jobs.jobs import FULL_SYNC_JOB_NAME, MODELS_JOB_NAME
 from analytics_assets.defs.models import MODELS_GROUP
+from analytics_assets.defs.models.project import TARGET_PATH_ENV
 from analytics_assets.defs.resources import (
     BASE_URL_ENV,
     DUCKDB_PATH_ENV,
@@ -180,6 +181,7 @@ def server_env(base_url: str, token: str, scratch: Path) -> Mapping[str, str]:
         DUCKDB_PATH_ENV: str(scratch / "warehouse.duckdb"),
         PIPELINES_DIR_ENV: str(scratch / "dlt_pipelines"),
         "DLT_DATA_DIR": str(scratch / "dlt_data"),
+        TARGET_PATH_ENV: str(scratch / "dbt"),
     }
 
 

@@ -6,6 +6,7 @@ load them, so the UI shows one lineage graph from the sync through the marts. Mo
 severity is error). The step shares the sync's pool: an embedded DuckDB file takes one writer.
 """
 
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,7 +28,13 @@ from analytics_assets.defs.models.profile import (
     profile_env,
     scoped_env,
 )
-from analytics_assets.defs.models.project import dbt_cli, keep_partial_parse, prepared_project
+from analytics_assets.defs.models.project import (
+    dbt_cli,
+    keep_partial_parse,
+    prepared_project,
+    run_target_path,
+    seed_partial_parse,
+)
 from analytics_assets.defs.recovery.worker import CHILD_TAG, Worker
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
@@ -82,13 +89,19 @@ def build_models_assets(project: DbtProject, destination: str = "duckdb") -> Ass
             env = profile_env(warehouse)
         except UnsupportedModelsDestination as error:
             raise Failure(description=str(error)) from None  # the message is the whole story
+        run_target = run_target_path(project, context.run.run_id)
+        seed_partial_parse(project, run_target)
         with scoped_env(env):
-            invocation = dbt.cli(["build", "--target", target], context=context)
+            invocation = dbt.cli(
+                ["build", "--target", target], context=context, target_path=run_target
+            )
         # If this worker is killed, dbt runs on for a moment: the recovery waits for it.
         child = Worker.of(invocation.process.pid).to_tag()
         context.instance.add_run_tags(context.run.run_id, {CHILD_TAG: child})
         yield from invocation.stream()
-        keep_partial_parse(invocation.target_path, project)
+        keep_partial_parse(run_target, project)
+        # A green run's artifacts are its events in Dagster; a failed run's stay for its log.
+        shutil.rmtree(run_target, ignore_errors=True)
 
     return dbt_models
 

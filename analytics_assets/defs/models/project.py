@@ -1,5 +1,10 @@
 """The dbt project inside the package, and its manifest, prepared the way dagster-dbt documents.
 
+The package is only read: the manifest, dbt's partial parse and each run's artifacts and log go
+to a writable folder outside it, `ANALYTICS_DBT_TARGET_PATH` (`data/dbt` in the working
+directory by default), so an installed package or a read-only image runs the models as a
+checkout does.
+
 Like `DbtProject.prepare_if_dev()`, edited models show up on the next load, but by comparing
 file times rather than parsing on every load of `dagster dev` (and of each of its run workers):
 a missing manifest, or one older than a file of the project, is parsed again; a current one is
@@ -24,6 +29,7 @@ its version before each command.
 import os
 import shutil
 import sys
+import uuid
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -38,11 +44,39 @@ _SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 # The dbt installed next to this interpreter (dbt-core is a dependency of this package).
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 PARTIAL_PARSE = "partial_parse.msgpack"
+TARGET_PATH_ENV = "ANALYTICS_DBT_TARGET_PATH"
+DEFAULT_TARGET_PATH = "data/dbt"
+RUNS_FOLDER = "runs"
+KEPT_FAILED_RUNS = 10
+"""A failed run keeps its folder (its `dbt.log` is named in the failure); the newest ten stay."""
+
+
+def target_root() -> Path:
+    """dbt's writable folder, read when the definitions load; relative to the working directory,
+    like the warehouse file."""
+    return Path(os.environ.get(TARGET_PATH_ENV) or DEFAULT_TARGET_PATH).resolve()
 
 
 def models_project() -> DbtProject:
-    """No target here: the profile's default (duckdb) parses, and each run passes `--target`."""
-    return DbtProject(project_dir=PROJECT_DIR)
+    """No dbt target here: the profile's default (duckdb) parses, and each run passes
+    `--target`. The manifest and the partial parse live in `<target root>/target`."""
+    return DbtProject(project_dir=PROJECT_DIR, target_path=target_root() / "target")
+
+
+def target_folder(project: DbtProject) -> Path:
+    """The project's target folder (DbtProject keeps `target_path` as given, maybe relative)."""
+    return project.project_dir / project.target_path
+
+
+def run_target_path(project: DbtProject, run_id: str) -> Path:
+    """A models run's own folder, `<target root>/runs/<run id>-<random>`, next to the
+    project's target: its artifacts and `dbt.log`. Older failed runs' folders are pruned here."""
+    runs = target_folder(project).parent / RUNS_FOLDER
+    if runs.is_dir():
+        by_age = sorted(runs.iterdir(), key=lambda folder: folder.stat().st_mtime, reverse=True)
+        for stale in by_age[KEPT_FAILED_RUNS:]:
+            shutil.rmtree(stale, ignore_errors=True)  # a concurrent run may prune it too
+    return runs / f"{run_id[:8]}-{uuid.uuid4().hex[:7]}"
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -72,18 +106,26 @@ def dbt_cli(project: DbtProject) -> DbtCliResource:
     return VenvDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
+def seed_partial_parse(project: DbtProject, run_target: Path) -> None:
+    """Start a models run from the last run's parse (dagster-dbt's own seeding looks for it in
+    the package, under `DBT_TARGET_PATH`)."""
+    source = target_folder(project) / PARTIAL_PARSE
+    run_target.mkdir(parents=True, exist_ok=True)
+    if source.exists():
+        shutil.copyfile(source, run_target / PARTIAL_PARSE)
+
+
 def keep_partial_parse(run_target: Path, project: DbtProject) -> None:
     """Keep a models run's parse for the next run.
 
-    dagster-dbt seeds each run's target folder with the project's `partial_parse.msgpack`, and
-    dbt reuses it when the profile and target are unchanged (the same warehouse): the next run
-    then skips dbt's full parse, about 2.3 s. dbt checks the match itself and parses in full
-    when anything differs. Replaced atomically: a code server may be reading it.
+    dbt reuses a seeded parse when the profile and target are unchanged (the same warehouse):
+    the next run then skips dbt's full parse, about 2.3 s. dbt checks the match itself and
+    parses in full when anything differs. Replaced atomically: a code server may be reading it.
     """
     source = run_target / PARTIAL_PARSE
     if not source.exists():
         return
-    destination = project.project_dir / project.target_path / PARTIAL_PARSE
+    destination = target_folder(project) / PARTIAL_PARSE
     temporary = destination.with_name(f"{PARTIAL_PARSE}.{os.getpid()}.tmp")
     shutil.copyfile(source, temporary)
     os.replace(temporary, destination)
@@ -95,6 +137,7 @@ def prepare(project: DbtProject) -> None:
     def parse() -> None:
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
+    target_folder(project).mkdir(parents=True, exist_ok=True)  # the guard's lock goes there
     run_with_concurrent_update_guard(project.manifest_path, parse)
 
 
