@@ -138,7 +138,8 @@ def test_top_pages_query_ranks_pages_by_the_page_views_the_api_served(
     for site in dataset.sites:
         for day in loaded.days:
             for atom in dataset.site_events(site["id"], day):
-                if atom.event_type == "page_view" and atom.page is not None:
+                people = atom.visitor_bot is None
+                if people and atom.event_type == "page_view" and atom.page is not None:
                     page_id, space_id = atom.page
                     views[(space_id, page_id)] += atom.events
     titles = {

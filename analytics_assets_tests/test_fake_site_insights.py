@@ -27,6 +27,7 @@ from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.__main__ import build_parser
 from analytics_assets.devtools.fake_api.__main__ import main as fake_api_main
 from analytics_assets.devtools.fake_api.dataset import (
+    SCANNER,
     SITE_EVENT_TYPES,
     SiteInsightKey,
     flatten_pages,
@@ -47,6 +48,7 @@ GROUP_BY = [
     {"column": "page"},
     {"column": "urlPath"},
     {"column": "eventPageNotFoundType"},
+    {"column": "visitorBot"},
 ]
 """The columns of :data:`SiteInsightKey`: a day's groups as ``expected_site_insights`` has them."""
 COUNTS = [{"column": "eventsCount"}, {"column": "sessionsCount"}, {"column": "visitorsCount"}]
@@ -118,10 +120,17 @@ def rows_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def insight_key(row: dict[str, Any]) -> SiteInsightKey:
     """A row of a :data:`GROUP_BY` query as ``(event_type, page_space_id, page_id, url_path,
-    page_not_found_type)``."""
+    page_not_found_type, visitor_bot)``."""
     page = row["page"]
     space_id, page_id = (None, None) if page is None else (page["space"], page["page"])
-    return (row["eventType"], space_id, page_id, row["urlPath"], row["eventPageNotFoundType"])
+    return (
+        row["eventType"],
+        space_id,
+        page_id,
+        row["urlPath"],
+        row["eventPageNotFoundType"],
+        row["visitorBot"],
+    )
 
 
 def as_insights(rows: list[dict[str, Any]]) -> dict[SiteInsightKey, tuple[int, int, int]]:
@@ -225,7 +234,8 @@ def test_a_day_grouped_by_type_page_and_path_matches_expected_site_insights(
 
         assert names == [c["column"] for c in [*GROUP_BY, *COUNTS]]
         assert as_insights(rows) == expected
-        assert 6 <= len(expected) <= 30
+        people = [key for key in expected if key[5] is None]
+        assert 6 <= len(people) <= 30 and len(expected) > len(people)  # agents visit some
         # Ordered by eventsCount, largest first (the default order).
         events = [row["eventsCount"] for row in rows]
         assert events == sorted(events, reverse=True)
@@ -446,7 +456,8 @@ def test_big_days_exceed_the_limit_overall_and_for_one_event_type(big: Dataset) 
     per_hour = Counter((a.event_type, a.hour) for a in big.site_events(site["id"], HUGE_DAY))
     assert max(per_hour.values()) < 1000
     assert big.expected_site_insight_rows([WIDE_DAY, HUGE_DAY]) == 4500
-    assert 6 <= len(big.expected_site_insights(site["id"], ANCHOR)) <= 30  # other days normal
+    normal = big.expected_site_insights(site["id"], ANCHOR)  # other days are normal
+    assert 6 <= len([key for key in normal if key[5] is None]) <= 30
 
 
 def test_a_big_day_needs_splitting_by_type_then_by_hour(
@@ -672,12 +683,14 @@ def test_a_bot_burst_adds_distinct_small_404s_in_one_hour(burst: Dataset) -> Non
     seconds = [a.second for a in atoms]
     assert seconds == sorted(seconds) and len(set(seconds)) > 900  # spread over the hour
     assert 450 < sum(s < 1800 for s in seconds) < 650
-    # Other sites and days are untouched; broken URLs include the burst.
+    # Other sites and days are untouched; the scanner is a bot, so not among people's broken
+    # URLs, which stay as they were.
     assert burst.expected_site_insights("site_docs", ANCHOR) == demo.expected_site_insights(
         "site_docs", ANCHOR
     )
+    assert all(k[5] == SCANNER for k in bots)
     broken = burst.expected_broken_url_events(["site_docs"], [BURST_DAY])
-    assert {("site_docs", k[3]): v[0] for k, v in bots.items()}.items() <= broken.items()
+    assert broken == demo.expected_broken_url_events(["site_docs"], [BURST_DAY])
 
 
 def test_a_burst_hour_is_cut_at_1000_but_sub_hour_windows_sum_back_exactly(
@@ -838,7 +851,8 @@ def test_space_but_no_page_is_rendered_and_filtered_apart_from_404s(
     assert as_insights(only_space) == in_space
     # null matches no page at all (404s here), never a space without a page.
     assert as_insights(only_null) == no_page and {r["eventType"] for r in only_null} == {
-        "page_view"
+        "page_view",
+        "search_open_result",
     }
     assert set(spaced) <= set(as_insights(not_null))
     assert as_insights(only_null) | as_insights(not_null) == expected

@@ -6,7 +6,7 @@ import pytest
 
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import ALL_CHECKS, DBT_TESTS, TEST_TOKEN
 
 
 def result_lines(printed: str) -> dict[tuple[str, str], str]:
@@ -23,9 +23,8 @@ def test_gate_passes_on_the_bundled_api(capsys: pytest.CaptureFixture[str]) -> N
 
     printed = capsys.readouterr().out
     results = result_lines(printed)
-    # 50 checks on the raw tables, 29 dbt tests on the models.
-    assert len(results) == 79 and set(results.values()) == {"pass"}
-    assert sum(asset.startswith("analytics/") for asset, _ in results) == 29
+    assert len(results) == ALL_CHECKS and set(results.values()) == {"pass"}
+    assert sum(asset.startswith("analytics/") for asset, _ in results) == DBT_TESTS
     assert "Gate: pass." in printed
 
 

@@ -29,8 +29,8 @@ from analytics_assets.devtools.bundled import (
     run_site_insights,
 )
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
-from analytics_assets.devtools.fake_api.dataset import flatten_pages
-from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, isolate
+from analytics_assets.devtools.fake_api.dataset import SiteEventAtom, flatten_pages
+from analytics_assets_tests.harness import DBT_TESTS, TEST_TOKEN, PostgresWarehouse, isolate
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 MODELS = {
@@ -42,8 +42,10 @@ MODELS = {
     "stg_gitbook__site_events",
     "stg_gitbook__space_traffic",
     "page_views_daily",
+    "agent_page_views_daily",
     "top_pages_30d",
     "broken_urls",
+    "conditional_404s",
     "unread_pages",
     "members_by_role",
     "space_traffic_daily",
@@ -52,16 +54,22 @@ MODELS = {
 SITE_INSIGHTS_MODELS = {
     "stg_gitbook__site_events",
     "page_views_daily",
+    "agent_page_views_daily",
     "top_pages_30d",
     "broken_urls",
+    "conditional_404s",
     "unread_pages",
 }
 # The marts as a person reads them, in a fixed order.
 MART_QUERIES = {
     "top_pages": "select page_rank, space_id, page_id, page_title, space_title, views "
     "from analytics.top_pages_30d order by page_rank",
-    "broken_urls": "select site_id, url_path, views from analytics.broken_urls "
+    "broken_urls": "select site_id, url_path, views, from_search from analytics.broken_urls "
     "order by site_id, url_path",
+    "conditional_404s": "select site_id, url_path, views from analytics.conditional_404s "
+    "order by site_id, url_path",
+    "agent_views": "select day, space_id, page_id, agent, views "
+    "from analytics.agent_page_views_daily order by day, space_id, page_id, agent",
     "views_per_day": "select day, sum(views) from analytics.page_views_daily group by day "
     "order by day",
     "members_by_role": "select organization_title, role, members, disabled, idle_seats "
@@ -79,15 +87,21 @@ def model_key(name: str) -> AssetKey:
     return AssetKey(["analytics", name])
 
 
-def _page_views(dataset: Dataset, days: list[date]) -> Counter[tuple[date, str, str]]:
-    """Page views per (day, space, page), from the API's event atoms."""
-    views: Counter[tuple[date, str, str]] = Counter()
+def _atoms(dataset: Dataset, days: list[date]) -> Iterator[tuple[str, date, SiteEventAtom]]:
     for site in dataset.sites:
         for day in days:
             for atom in dataset.site_events(site["id"], day):
-                if atom.event_type == "page_view" and atom.page and atom.page[0] is not None:
-                    page_id, space_id = atom.page
-                    views[(day, space_id, page_id)] += atom.events
+                yield site["id"], day, atom
+
+
+def _page_views(dataset: Dataset, days: list[date]) -> Counter[tuple[date, str, str]]:
+    """People's page views per (day, space, page), from the API's event atoms."""
+    views: Counter[tuple[date, str, str]] = Counter()
+    for _, day, atom in _atoms(dataset, days):
+        people = atom.visitor_bot is None
+        if people and atom.event_type == "page_view" and atom.page and atom.page[0] is not None:
+            page_id, space_id = atom.page
+            views[(day, space_id, page_id)] += atom.events
     return views
 
 
@@ -117,6 +131,17 @@ def expected_marts(dataset: Dataset, days: list[date], now: datetime) -> dict[st
         for rank, ((space_id, page_id), n) in enumerate(ranked, start=1)
     ]
     broken = dataset.expected_broken_url_events([s["id"] for s in dataset.sites], days)
+    from_search: Counter[tuple[str, str]] = Counter()
+    conditional: Counter[tuple[str, str]] = Counter()
+    agent_views: Counter[tuple[date, str, str, str]] = Counter()
+    for site_id, day, atom in _atoms(dataset, days):
+        if atom.is_broken_url and atom.event_type == "search_open_result":
+            from_search[(site_id, atom.url_path)] += atom.events
+        if atom.is_not_found and atom.page_not_found_type and atom.visitor_bot is None:
+            conditional[(site_id, atom.url_path)] += atom.events
+        if atom.event_type == "page_view" and atom.page and atom.page[0] and atom.visitor_bot:
+            page_id, space_id = atom.page
+            agent_views[(day, space_id, page_id, atom.visitor_bot)] += atom.events
     per_day: Counter[date] = Counter()
     for (day, _, _), count in views.items():
         per_day[day] += count
@@ -152,7 +177,9 @@ def expected_marts(dataset: Dataset, days: list[date], now: datetime) -> dict[st
             ]
     return {
         "top_pages": top_pages,
-        "broken_urls": sorted((site, url, n) for (site, url), n in broken.items()),
+        "broken_urls": sorted((*key, n, from_search[key]) for key, n in broken.items()),
+        "conditional_404s": sorted((*key, n) for key, n in conditional.items()),
+        "agent_views": sorted((*key, n) for key, n in agent_views.items()),
         "views_per_day": sorted(per_day.items()),
         "members_by_role": [(org, role, *counts) for (org, role), counts in sorted(seats.items())],
         "unread_pages": unread,
@@ -242,7 +269,7 @@ def test_dbt_build_runs_through_dagster_and_every_test_is_a_passing_check(loaded
     assert {c.asset_check_key for c in checks} == {
         key for key in declared if key.asset_key.path[0] == "analytics"
     }
-    assert len(checks) == 29 and all(check.passed for check in checks)
+    assert len(checks) == DBT_TESTS and all(check.passed for check in checks)
 
 
 def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
@@ -254,6 +281,13 @@ def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
     # The known data exercises every mart: 404s, unread pages, idle seats, traffic.
     assert all(actual[name] for name in expected), actual
     assert sum(row[-1] for row in actual["members_by_role"]) > 0
+    assert any(from_search for *_, from_search in actual["broken_urls"])
+    # Machines hit missing URLs too; the marts above left them out.
+    machines = loaded.query(
+        "select count(*) from analytics_staging.stg_gitbook__site_events "
+        "where is_broken_url and not is_person"
+    )
+    assert machines[0][0] > 0
 
 
 def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded: Loaded) -> None:

@@ -23,7 +23,7 @@ from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 from analytics_assets.definitions import defs
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets_tests.harness import TEST_TOKEN
+from analytics_assets_tests.harness import ALL_CHECKS, RAW_CHECKS, TEST_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
@@ -77,7 +77,7 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
     traffic_checked = {k.asset_key for k in traffic.asset_layer.asset_graph.asset_check_keys}
     assert traffic_checked == {key("organizations"), key("spaces"), key("insights_traffic")}
     raw_checks = [k for k in graph.asset_check_keys if k.asset_key.path[0] == "gitbook"]
-    assert len(raw_checks) == 50 and len(graph.asset_check_keys) == 79  # 29 dbt tests
+    assert len(raw_checks) == RAW_CHECKS and len(graph.asset_check_keys) == ALL_CHECKS
     # The partitioned site insights have a job of their own, with their checks.
     insights = definitions.resolve_job_def("gitbook_site_insights_sync")
     assert insights.asset_layer.selected_asset_keys == {key("site_insights_daily")}

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from analytics_assets.defs.models.project import TARGET_PATH_ENV, prepared_project
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
 
@@ -46,11 +47,18 @@ def test_children_are_fetched_concurrently_within_the_cap(warehouse: Warehouse, 
 
 
 def test_loading_definitions_opens_no_socket_and_writes_no_file(tmp_path: Path) -> None:
+    """With a current dbt manifest, as a deployment prepares it at build time."""
+    dbt_folder = prepared_project().target_path.parent
     completed = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=tmp_path,
         # Bytecode caches are Python's, not ours; everything else must stay untouched.
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            TARGET_PATH_ENV: str(dbt_folder),
+        },
         capture_output=True,
         text=True,
         timeout=120,

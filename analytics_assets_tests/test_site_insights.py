@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 6, 30)
 ROWS_SQL = (
     "select site_id, event_type, page_space_id, page_id, url_path, page_not_found_type, "
-    "events_count, sessions_count, visitors_count from gitbook.site_insights_daily where day = ?"
+    "visitor_bot, events_count, sessions_count, visitors_count "
+    "from gitbook.site_insights_daily where day = ?"
 )
 
 
@@ -86,7 +87,7 @@ def load(
 
 def loaded_day(runner: Runner, day: date) -> dict[tuple, tuple]:
     """The day's rows keyed like `Dataset.expected_site_insights`, per site."""
-    return {tuple(row[:6]): tuple(row[6:]) for row in runner.warehouse.query(ROWS_SQL, [day])}
+    return {tuple(row[:7]): tuple(row[7:]) for row in runner.warehouse.query(ROWS_SQL, [day])}
 
 
 def expected_day(dataset: Dataset, day: date) -> dict[tuple, tuple]:
@@ -117,7 +118,8 @@ def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> 
     assert runner.warehouse.query("select distinct day from gitbook.site_insights_daily") == [
         (DAY,)
     ]
-    # 404s keep their URL, with no page; events in a space on no page are not 404s.
+    # 404s (page views and opened search results) keep their URL, with no page; events in a
+    # space on no page are not 404s.
     broken = runner.warehouse.query(
         "select count(*) from gitbook.site_insights_daily where is_not_found "
         "and page_id is null and page_space_id is null and url_path is not null "
@@ -126,7 +128,8 @@ def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> 
     assert broken >= len(dataset.published_site_ids())
     assert runner.warehouse.query(
         "select count(*) from gitbook.site_insights_daily where is_not_found "
-        "and (page_space_id is not null or event_type <> 'page_view')"
+        "and (page_space_id is not null "
+        "or event_type not in ('page_view', 'search_open_result'))"
     ) == [(0,)]
     # Every query asked for exactly the partition's UTC day, and GitBook's schema accepted it.
     served = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)

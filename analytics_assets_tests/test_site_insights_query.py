@@ -77,6 +77,7 @@ def test_a_404_row_keeps_its_url_and_has_no_page() -> None:
         "url_path": "/docs/missing",
         "is_not_found": True,
         "page_not_found_type": None,
+        "visitor_bot": None,
         "query_split": SPLIT_NONE,
         "events_count": 3,
         "sessions_count": 2,
@@ -129,6 +130,7 @@ class Aggregator:
                 "page": None,
                 "urlPath": path,
                 "eventPageNotFoundType": None,
+                "visitorBot": None,
             }
             totals[tuple(fields[c] for c in group_by)] += count
         groups = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[: body["limit"]]
@@ -226,12 +228,17 @@ def test_a_millisecond_over_the_limit_fails_rather_than_losing_rows() -> None:
 
 
 def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
-    def group(page: Any, event_type: str = "page_view", reason: Any = None) -> dict[str, Any]:
+    """GitBook's 404: a page_view or search_open_result with a null page, whoever the visitor."""
+
+    def group(
+        page: Any, event_type: str = "page_view", reason: Any = None, bot: str | None = None
+    ) -> dict[str, Any]:
         return {
             "eventType": event_type,
             "page": page,
             "urlPath": "/docs/x",
             "eventPageNotFoundType": reason,
+            "visitorBot": bot,
             "eventsCount": 1,
             "sessionsCount": 1,
             "visitorsCount": 1,
@@ -244,6 +251,8 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     conditional = row(group(None, reason="conditional"))
     spaceless = row(group({"page": None, "space": "space-1"}))
     search = row(group(None, event_type="search_open"))
+    from_search = row(group(None, event_type="search_open_result"))
+    crawled = row(group(None, bot="googlebot"))
 
     assert (real["is_not_found"], real["page_not_found_type"]) == (True, None)
     assert (conditional["is_not_found"], conditional["page_not_found_type"]) == (
@@ -252,3 +261,5 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     )
     assert (spaceless["is_not_found"], spaceless["page_space_id"]) == (False, "space-1")
     assert search["is_not_found"] is False
+    assert (from_search["is_not_found"], from_search["visitor_bot"]) == (True, None)
+    assert (crawled["is_not_found"], crawled["visitor_bot"]) == (True, "googlebot")

@@ -35,12 +35,16 @@ from analytics_assets.devtools.webserver import (
     group_members,
 )
 from analytics_assets.settings import MODELS_AUTOMATION_SECONDS_ENV
-from analytics_assets_tests.harness import EXPECTED_PARENTS, SHARED_DBT_TARGET, TEST_TOKEN
+from analytics_assets_tests.harness import (
+    ALL_CHECKS,
+    EXPECTED_PARENTS,
+    SHARED_DBT_TARGET,
+    TEST_TOKEN,
+)
 
 # The graph as a user should see it; update these together when an asset, check or schedule is
 # added (the row counts follow Dataset.expected_row_counts()).
-# 50 checks on the raw tables, 29 dbt tests on the models.
-EXPECTED_CHECK_COUNT = 79
+EXPECTED_CHECK_COUNT = ALL_CHECKS
 MODELS_LABEL = "eager, once every dependency has data"
 EXPECTED_SCHEDULES = {
     "gitbook_daily_full_sync": ("0 3 * * *", "gitbook_full_sync"),

@@ -40,7 +40,7 @@ MART_QUERIES = {
         "select page_rank, page_title, space_title, views from analytics.top_pages_30d "
         "order by page_rank limit 5",
     ),
-    "Broken URLs, real 404s by views (analytics.broken_urls)": (
+    "Broken URLs, people's real 404s by views (analytics.broken_urls)": (
         ["site", "url_path", "views"],
         "select site_title, url_path, views from analytics.broken_urls "
         "order by views desc, site_title, url_path limit 5",

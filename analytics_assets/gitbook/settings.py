@@ -283,7 +283,8 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
     data_selector="columns",
     # The (site, day, event type, page) plus the URL path: every 404 has a null page and
     # differs only by URL, and page ids repeat across a site's spaces. A URL can 404 for some
-    # visitors because adaptive content hid its page ("conditional") and for others not.
+    # visitors because adaptive content hid its page ("conditional") and for others not. The
+    # same page is read by people (visitor_bot null) and by crawlers and AI agents.
     primary_key=(
         "site_id",
         "day",
@@ -292,13 +293,15 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "page_id",
         "url_path",
         "page_not_found_type",
+        "visitor_bot",
     ),
     description=(
         "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
         "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). is_not_found "
-        "marks a page view that resolved to no page (a 404, with its url_path); "
-        "page_not_found_type 'conditional' marks a 404 that adaptive content explains, which "
-        "broken-link reports leave out. Daily partitions."
+        "marks a page view or opened search result that resolved to no page (a 404, with its "
+        "url_path); page_not_found_type 'conditional' marks a 404 that adaptive content "
+        "explains, which broken-link reports leave out; visitor_bot is null for people, else "
+        "the crawler or AI agent. Daily partitions."
     ),
     columns={
         "site_id": _col("text", nullable=False),
@@ -310,6 +313,7 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "url_path": _col("text"),
         "is_not_found": _col("bool"),
         "page_not_found_type": _col("text"),
+        "visitor_bot": _col("text"),
         "events_count": _col("bigint"),
         "sessions_count": _col("bigint"),
         "visitors_count": _col("bigint"),

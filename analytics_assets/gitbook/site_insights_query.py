@@ -26,6 +26,8 @@ QUERY_LIMIT = 1000
 """GitBook's maximum `limit` for an aggregation query."""
 
 PAGE_VIEW = "page_view"
+NOT_FOUND_EVENTS = frozenset({PAGE_VIEW, "search_open_result"})
+"""GitBook's 404s (0.202.0): a page view or an opened search result whose page is null."""
 COUNTS = {
     "eventsCount": "events_count",
     "sessionsCount": "sessions_count",
@@ -39,6 +41,8 @@ GROUP_BY = [
     {"column": "urlPath"},
     # Why a URL was a 404: "conditional" (adaptive content hid a page that exists) or null.
     {"column": "eventPageNotFoundType"},
+    # Who: null for a person, else the crawler or AI agent (googlebot, chatgpt, claude, ...).
+    {"column": "visitorBot"},
 ]
 DAY_MS = 24 * 60 * 60 * 1000
 FINEST_WINDOW_MS = 1
@@ -144,11 +148,12 @@ def _count(value: Any, column: str) -> int:
 def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> dict[str, Any]:
     """One warehouse row.
 
-    GitBook's `page` is null for an event that resolved to no page, which for a page view is a
-    404 (`is_not_found`): kept, with its `url_path`, because broken URLs are what people look
-    for. A page value with a space and a null page is an event in a space but on no particular
-    page, not a 404. `page_not_found_type` is GitBook's reason for a 404: "conditional" when
-    adaptive content hid a page that exists, which GitBook says to leave out of broken links.
+    GitBook's `page` is null for an event that resolved to no page, which for a page view or
+    an opened search result is a 404 (`is_not_found`): kept, with its `url_path`, because
+    broken URLs are what people look for. A page value with a space and a null page is an
+    event in a space but on no particular page, not a 404. `page_not_found_type` is GitBook's
+    reason for a 404: "conditional" when adaptive content hid a page that exists, which GitBook
+    says to leave out of broken links. `visitor_bot` is null for a person.
     """
     page = group.get("page")
     row: dict[str, Any] = {
@@ -158,8 +163,9 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
         "page_id": page.get("page") if isinstance(page, Mapping) else None,
         "page_space_id": page.get("space") if isinstance(page, Mapping) else None,
         "url_path": group.get("urlPath"),
-        "is_not_found": page is None and group["eventType"] == PAGE_VIEW,
+        "is_not_found": page is None and group["eventType"] in NOT_FOUND_EVENTS,
         "page_not_found_type": group.get("eventPageNotFoundType"),
+        "visitor_bot": group.get("visitorBot"),
         "query_split": split,
     }
     for column, name in COUNTS.items():
@@ -182,6 +188,7 @@ def _key(group: Mapping[str, Any]) -> tuple[Any, ...]:
         page_key,
         group.get("urlPath"),
         group.get("eventPageNotFoundType"),
+        group.get("visitorBot"),
     )
 
 

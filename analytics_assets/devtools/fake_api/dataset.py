@@ -398,7 +398,10 @@ SITE_EVENT_CYCLE = (
 A day with N groups therefore has ``ceil``-ish 0.6 N page_view groups (N=1500: 900, under
 GitBook's 1000-row limit per type; N=3000: 1800, over it) and about 0.1 N of each other type.
 """
-SITE_EVENT_TYPES = tuple(dict.fromkeys(SITE_EVENT_CYCLE))
+SEARCH_OPEN_RESULT = "search_open_result"
+SITE_EVENT_TYPES = (*dict.fromkeys(SITE_EVENT_CYCLE), SEARCH_OPEN_RESULT)
+"""Every event type of the demo: the cycle's, and search_open_result, which some search_open
+groups become (see ``_site_day_atoms``)."""
 MIN_GROUPS_PER_DAY = 6
 MAX_GROUPS_PER_DAY = 30
 PAGES_PER_SITE_SPACE = 25
@@ -410,15 +413,24 @@ BOT_BURST_HOUR = 13
 BOT_BURST_URLS = 1100
 """Default bot burst: more 404 URLs in one hour than GitBook's 1000-group limit."""
 
-SiteInsightKey = tuple[str, str | None, str | None, str, str | None]
-"""``(event_type, page_space_id, page_id, url_path, page_not_found_type)``: one group of a day.
+SiteInsightKey = tuple[str, str | None, str | None, str, str | None, str | None]
+"""``(event_type, page_space_id, page_id, url_path, page_not_found_type, visitor_bot)``: one
+group of a day.
 
 - a page: both ids set; ``page_not_found_type`` None.
 - an event in a space that resolved to no particular page (``{"page": null, "space": id}``):
   ``page_space_id`` set, ``page_id`` None. Not a 404.
-- no page at all (``page`` null): both None. For page_view that is a 404: a broken URL when
-  ``page_not_found_type`` is None, a gated page when it is :data:`CONDITIONAL`.
+- no page at all (``page`` null): both None. For page_view and search_open_result that is a
+  404: a broken URL when ``page_not_found_type`` is None, a gated page when it is
+  :data:`CONDITIONAL`.
+- ``visitor_bot``: GitBook's ``visitorBot``, None for a person, else the crawler or AI agent.
 """
+NOT_FOUND_EVENTS = frozenset({PAGE_VIEW, SEARCH_OPEN_RESULT})
+"""GitBook's 404s: these event types with a null page (0.202.0, the aggregate endpoint)."""
+AGENTS = ("googlebot", "chatgpt", "claude", "perplexity")
+"""``visitorBot`` values the demo's machine visitors carry (from 0.202.0's enum)."""
+SCANNER = "unknown"
+"""``visitorBot`` of the bot bursts' scanner: a bot GitBook cannot name."""
 SiteInsightTotals = tuple[int, int, int]
 """``(events, sessions, visitors)`` of one group."""
 
@@ -446,6 +458,8 @@ class SiteEventAtom:
     """Seconds into the hour (0-3599): where in the hour the atom's events happened."""
     page_not_found_type: str | None = None
     """``eventPageNotFoundType``: :data:`CONDITIONAL` for a 404 on a gated page, else None."""
+    visitor_bot: str | None = None
+    """``visitorBot``: None for people, else the crawler or AI agent (:data:`AGENTS`)."""
 
     def page_ref(self) -> dict[str, str | None] | None:
         """The ``page`` column's value, as GitBook returns it."""
@@ -457,16 +471,27 @@ class SiteEventAtom:
         return timedelta(hours=self.hour, seconds=self.second)
 
     @property
+    def is_not_found(self) -> bool:
+        """GitBook's 404: a page_view or search_open_result that resolved to no page."""
+        return self.event_type in NOT_FOUND_EVENTS and self.page is None
+
+    @property
     def is_broken_url(self) -> bool:
-        """A real 404: a page_view that resolved to no page, and not because of a condition."""
-        return (
-            self.event_type == PAGE_VIEW and self.page is None and self.page_not_found_type is None
-        )
+        """A broken URL as a docs team counts it: a 404 that adaptive content does not explain,
+        hit by a person (crawlers and scanners probe URLs that never existed)."""
+        return self.is_not_found and self.page_not_found_type is None and self.visitor_bot is None
 
     @property
     def key(self) -> SiteInsightKey:
         space_id, page_id = (None, None) if self.page is None else (self.page[1], self.page[0])
-        return (self.event_type, space_id, page_id, self.url_path, self.page_not_found_type)
+        return (
+            self.event_type,
+            space_id,
+            page_id,
+            self.url_path,
+            self.page_not_found_type,
+            self.visitor_bot,
+        )
 
 
 @dataclass(frozen=True)
@@ -506,6 +531,13 @@ def _unique(key: Callable[[int], SiteInsightKey], used: set[SiteInsightKey], fir
     return n
 
 
+def _agent_visit(site_id: str, day_tag: str, index: int) -> int | None:
+    """The bits of the crawler's or AI agent's visit to a day's group ``index``, or None for a
+    group only people visit (two thirds of them)."""
+    agent = _digest(site_id, day_tag, str(index), "agent")
+    return agent if agent % 3 == 0 else None
+
+
 def _site_day_atoms(
     site_id: str, basename: str, pages: Sequence[_SitePage], day: date, groups: int
 ) -> tuple[SiteEventAtom, ...]:
@@ -516,8 +548,12 @@ def _site_day_atoms(
     (``conditional``, URL path of the gated page). Some search_open and ask_question groups
     happen in a space with no particular page. On even days (by ordinal) group 1 is always a
     conditional 404, on odd days group 2 (search_open) is always space-only, so any week has
-    both. Each group lies in 1-3 distinct hours, on the hour. Everything follows from
-    ``(site_id, day, group index)``.
+    both. A third of the other search_open groups are search_open_result instead (a result
+    opened), half of those on a missing page: a 404 reached from search. Each group lies in 1-3
+    distinct hours, on the hour. These groups are people's; on an ordinary day (at most
+    :data:`MAX_GROUPS_PER_DAY` groups) a third of them are also visited by a crawler or AI
+    agent (:data:`AGENTS`), once, in their first hour: the same group but for ``visitor_bot``.
+    Everything follows from ``(site_id, day, group index)``.
     """
     day_tag = day.isoformat()
     even_day = day.toordinal() % 2 == 0
@@ -529,10 +565,14 @@ def _site_day_atoms(
         event_type = SITE_EVENT_CYCLE[i % len(SITE_EVENT_CYCLE)]
         if not pages:
             event_type = PAGE_VIEW  # nothing to click or search on: only 404s
+        elif event_type == "search_open" and i != 2 and (h >> 6) % 3 == 0:
+            event_type = SEARCH_OPEN_RESULT
         index = (h >> 16) % len(pages) if pages else 0
         page: _SitePage | None = None
         if pages and (event_type != PAGE_VIEW or (i > 0 and (h >> 8) % 4)):
             page = pages[index]
+        if event_type == SEARCH_OPEN_RESULT and (h >> 10) % 2 == 0:
+            page = None  # the result led to a page that no longer exists
         gated = bool(pages) and i > 0 and event_type == PAGE_VIEW
         gated = gated and ((i == 1 and even_day) or (page is None and h % 5 == 0))
         space_only = page is not None and event_type in SPACE_ONLY_EVENTS
@@ -545,14 +585,14 @@ def _site_day_atoms(
 
             def gated_key(n: int, rest: str = target.rest) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (PAGE_VIEW, None, None, f"/{basename}/{tilde}{rest}", CONDITIONAL)
+                return (PAGE_VIEW, None, None, f"/{basename}/{tilde}{rest}", CONDITIONAL, None)
 
             key = gated_key(_unique(gated_key, used))
         elif page is None:
-            event_type = PAGE_VIEW
+            event_type = event_type if event_type in NOT_FOUND_EVENTS else PAGE_VIEW
 
-            def missing_key(n: int) -> SiteInsightKey:
-                return (PAGE_VIEW, None, None, f"/{basename}/missing-{n}", None)
+            def missing_key(n: int, kind: str = event_type) -> SiteInsightKey:
+                return (kind, None, None, f"/{basename}/missing-{n}", None, None)
 
             key = missing_key(_unique(missing_key, used, (h >> 24) % 10_000))
         elif space_only:
@@ -560,7 +600,7 @@ def _site_day_atoms(
 
             def space_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (kind, at.space_id, None, f"/{basename}/{tilde}{at.space_slug}", None)
+                return (kind, at.space_id, None, f"/{basename}/{tilde}{at.space_slug}", None, None)
 
             key = space_key(_unique(space_key, used))
         else:
@@ -570,13 +610,29 @@ def _site_day_atoms(
 
             def page_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (kind, at.space_id, at.page_id, f"/{basename}/{tilde}{at.rest}", None)
+                return (kind, at.space_id, at.page_id, f"/{basename}/{tilde}{at.rest}", None, None)
 
             variant = _unique(page_key, used, next_variant.get(slot, 0))
             next_variant[slot] = variant + 1
             key = page_key(variant)
         used.add(key)
         start, span = (h >> 40) % 24, 1 + (h >> 48) % 3
+        agent = _agent_visit(site_id, day_tag, i)
+        if groups <= MAX_GROUPS_PER_DAY and agent is not None:
+            sessions = 1 + (agent >> 8) % 2
+            atoms.append(
+                SiteEventAtom(
+                    hour=start,
+                    event_type=event_type,
+                    page=ref,
+                    url_path=key[3],
+                    events=sessions + (agent >> 12) % 4,
+                    sessions=sessions,
+                    visitors=1,
+                    page_not_found_type=not_found,
+                    visitor_bot=AGENTS[(agent >> 2) % len(AGENTS)],
+                )
+            )
         for hour in sorted({(start + 7 * j) % 24 for j in range(span)}):
             bits = h >> (64 + (16 * hour) % 176)  # 16 fresh bits per hour
             visitors = 1 + bits % 4
@@ -601,7 +657,8 @@ def _site_day_atoms(
 def _bot_burst_atoms(
     site_id: str, basename: str, day: date, hour: int, urls: int
 ) -> tuple[SiteEventAtom, ...]:
-    """A scanner probing ``urls`` distinct missing URLs within one hour: one 404 atom each.
+    """A scanner probing ``urls`` distinct missing URLs within one hour: one 404 atom each,
+    tagged as a bot GitBook cannot name (:data:`SCANNER`).
 
     URL ``k`` lands in the ``k``-th of ``urls`` equal slices of the hour (a hashed second within
     it), so any sub-hour window holds about its share of them. Counts are small, as a bot's are.
@@ -624,6 +681,7 @@ def _bot_burst_atoms(
                 sessions=sessions,
                 visitors=visitors,
                 second=(k * 3600 + h % 3600) // urls,
+                visitor_bot=SCANNER,
             )
         )
     return tuple(atoms)
@@ -841,11 +899,17 @@ class Dataset:
         return result
 
     def groups_on(self, site_id: str, day: date) -> int:
-        """How many distinct (event type, page, URL path) groups the site has on ``day``."""
+        """How many distinct :data:`SiteInsightKey` groups the site has on ``day``: people's,
+        the agents' visits to some of them, and the bot burst's."""
         if not self._has_events(site_id, day):
             return 0
         burst = self.bot_bursts.get((site_id, day))
-        return self._ordinary_groups_on(site_id, day) + (burst[1] if burst else 0)
+        people = self._ordinary_groups_on(site_id, day)
+        agents = 0
+        if people <= MAX_GROUPS_PER_DAY:
+            day_tag = day.isoformat()
+            agents = sum(_agent_visit(site_id, day_tag, i) is not None for i in range(people))
+        return people + agents + (burst[1] if burst else 0)
 
     def _has_events(self, site_id: str, day: date) -> bool:
         return self.is_published(site_id) and (site_id, day) not in self.quiet_site_days
@@ -896,14 +960,12 @@ class Dataset:
         self, site_id: str, day: date
     ) -> dict[SiteInsightKey, SiteInsightTotals]:
         """The day's groups, keyed :data:`SiteInsightKey` ``(event_type, page_space_id, page_id,
-        url_path, page_not_found_type)``, with ``(events, sessions, visitors)`` summed over the
-        day.
+        url_path, page_not_found_type, visitor_bot)``, with ``(events, sessions, visitors)``
+        summed over the day.
 
-        This is what a client grouping one UTC day by eventType, page, urlPath and
-        eventPageNotFoundType must land. Without the last column the groups are the same ones
-        (the fake never gives a conditional 404 and a broken URL the same URL path on one day),
-        only ``page_not_found_type`` is then unknown: compare ``key[:4]``. Sessions and visitors
-        are summed like events (the fake has no distinct visitors).
+        This is what a client grouping one UTC day by eventType, page, urlPath,
+        eventPageNotFoundType and visitorBot must land. Sessions and visitors are summed like
+        events (the fake has no distinct visitors).
         """
         totals: dict[SiteInsightKey, SiteInsightTotals] = {}
         for atom in self.site_events(site_id, day):
@@ -929,11 +991,13 @@ class Dataset:
     def expected_broken_url_events(
         self, site_ids: Iterable[str], days: Iterable[date]
     ) -> dict[tuple[str, str], int]:
-        """Events of real 404s, keyed ``(site_id, url_path)``, summed over ``days``.
+        """Events of broken URLs (:attr:`SiteEventAtom.is_broken_url`), keyed ``(site_id,
+        url_path)``, summed over ``days``.
 
-        Real 404s only: page_view events with no page and no ``eventPageNotFoundType`` (a
-        ``conditional`` 404 is a gated page that exists, not a broken URL). Keyed by site too,
-        because two sites may share a basename and so URL paths.
+        People's real 404s only: page_view and search_open_result events with no page and no
+        ``eventPageNotFoundType`` (a ``conditional`` 404 is a gated page that exists, not a
+        broken URL), by no bot. Keyed by site too, because two sites may share a basename and
+        so URL paths.
         """
         days = list(days)
         totals: dict[tuple[str, str], int] = {}

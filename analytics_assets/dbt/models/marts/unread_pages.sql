@@ -1,5 +1,6 @@
--- Documents nobody viewed in the 90 days ending on the newest day loaded, in the spaces that
--- readers reach at all (a space with no event in the window is not published, so not judged).
+-- Documents no person viewed in the 90 days ending on the newest day loaded (a crawler's visit
+-- is not a reader's), in the spaces that visitors reach at all (a space with no event in the
+-- window is not published, so not judged).
 -- last_viewed_on: the page's latest view in all loaded days (null: never, as far as loaded).
 with bounds as (
     select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
@@ -19,7 +20,7 @@ read_spaces as (
 viewed as (
     select distinct page_space_id as space_id, page_id
     from window_events
-    where event_type = 'page_view' and page_id is not null
+    where event_type = 'page_view' and page_id is not null and is_person
 ),
 
 last_views as (
