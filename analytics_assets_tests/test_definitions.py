@@ -149,7 +149,7 @@ def test_models_continue_the_lineage_of_the_raw_tables() -> None:
     models = {k for k in graph.get_all_asset_keys() if k.path[0] == "analytics"}
     staging = {k for k in models if k.path[-1].startswith("stg_gitbook__")}
 
-    assert len(models) == 15 and len(staging) == 7
+    assert len(models) == 17 and len(staging) == 7
     raw_parents = {p for k in staging for p in graph.get(k).parent_keys}
     assert raw_parents == {
         key(n)

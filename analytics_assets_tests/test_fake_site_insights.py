@@ -49,6 +49,7 @@ GROUP_BY = [
     {"column": "urlPath"},
     {"column": "eventPageNotFoundType"},
     {"column": "visitorBot"},
+    {"column": "displayContext"},
 ]
 """The columns of :data:`SiteInsightKey`: a day's groups as ``expected_site_insights`` has them."""
 COUNTS = [{"column": "eventsCount"}, {"column": "sessionsCount"}, {"column": "visitorsCount"}]
@@ -120,7 +121,7 @@ def rows_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def insight_key(row: dict[str, Any]) -> SiteInsightKey:
     """A row of a :data:`GROUP_BY` query as ``(event_type, page_space_id, page_id, url_path,
-    page_not_found_type, visitor_bot)``."""
+    page_not_found_type, visitor_bot, display_context)``."""
     page = row["page"]
     space_id, page_id = (None, None) if page is None else (page["space"], page["page"])
     return (
@@ -130,6 +131,7 @@ def insight_key(row: dict[str, Any]) -> SiteInsightKey:
         row["urlPath"],
         row["eventPageNotFoundType"],
         row["visitorBot"],
+        row["displayContext"],
     )
 
 

@@ -41,6 +41,8 @@ MODELS = {
     "stg_gitbook__sites",
     "stg_gitbook__site_events",
     "stg_gitbook__space_traffic",
+    "int_page_views",
+    "int_not_found_urls",
     "page_views_daily",
     "agent_page_views_daily",
     "top_pages_30d",
@@ -53,6 +55,8 @@ MODELS = {
 # Models that read site_insights_daily: they wait for its first partition.
 SITE_INSIGHTS_MODELS = {
     "stg_gitbook__site_events",
+    "int_page_views",
+    "int_not_found_urls",
     "page_views_daily",
     "agent_page_views_daily",
     "top_pages_30d",

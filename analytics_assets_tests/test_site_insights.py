@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 6, 30)
 ROWS_SQL = (
     "select site_id, event_type, page_space_id, page_id, url_path, page_not_found_type, "
-    "visitor_bot, events_count, sessions_count, visitors_count "
+    "visitor_bot, display_context, events_count, sessions_count, visitors_count "
     "from gitbook.site_insights_daily where day = ?"
 )
 
@@ -87,7 +87,7 @@ def load(
 
 def loaded_day(runner: Runner, day: date) -> dict[tuple, tuple]:
     """The day's rows keyed like `Dataset.expected_site_insights`, per site."""
-    return {tuple(row[:7]): tuple(row[7:]) for row in runner.warehouse.query(ROWS_SQL, [day])}
+    return {tuple(row[:8]): tuple(row[8:]) for row in runner.warehouse.query(ROWS_SQL, [day])}
 
 
 def expected_day(dataset: Dataset, day: date) -> dict[tuple, tuple]:

@@ -146,11 +146,12 @@ def test_a_bot_burst_day_loads_exactly(cli: Cli) -> None:
     # And every group is there once, with exact events.
     groups = cli.query(
         "select site_id, event_type, page_space_id, page_id, url_path, page_not_found_type, "
-        "visitor_bot, events_count from gitbook.site_insights_daily where day = ?",
+        "visitor_bot, display_context, events_count from gitbook.site_insights_daily "
+        "where day = ?",
         [DAY],
     )
     assert len(groups) == len(expected_groups)
-    assert {tuple(row[:7]): row[7] for row in groups} == {
+    assert {tuple(row[:8]): row[8] for row in groups} == {
         key: counts[0] for key, counts in expected_groups.items()
     }
     # Split rows are marked; only the busy site needed splitting.
@@ -179,16 +180,17 @@ def test_the_broken_urls_are_only_real_404s(cli: Cli) -> None:
     expected = dataset.expected_broken_url_events(dataset.published_site_ids(), days)
     assert {(site, path): views for site, path, views in broken} == expected
     # The cases it leaves out are in the data: 404s adaptive content explains, machines' 404s,
-    # and events in a space on no page (which are not 404s at all); and it counts 404s reached
-    # from a search result.
-    conditional, machines, spaceless, from_search = cli.query(
+    # events in a space on no page and pages missing through MCP (which are not 404s at all);
+    # and it counts 404s reached from a search result.
+    conditional, machines, spaceless, mcp, from_search = cli.query(
         "select count(*) filter (where is_not_found and page_not_found_type = 'conditional'), "
         "count(*) filter (where is_not_found and visitor_bot is not null), "
         "count(*) filter (where page_id is null and page_space_id is not null and not "
-        "is_not_found), count(*) filter (where is_not_found and visitor_bot is null and "
-        "event_type = 'search_open_result') from gitbook.site_insights_daily"
+        "is_not_found), count(*) filter (where page_space_id is null and display_context = "
+        "'mcp' and not is_not_found), count(*) filter (where is_not_found and visitor_bot is "
+        "null and event_type = 'search_open_result') from gitbook.site_insights_daily"
     )[0]
-    assert conditional > 0 and machines > 0 and spaceless > 0 and from_search > 0
+    assert conditional > 0 and machines > 0 and spaceless > 0 and mcp > 0 and from_search > 0
 
 
 def test_a_failing_day_does_not_sink_the_range(cli: Cli) -> None:

@@ -78,6 +78,7 @@ def test_a_404_row_keeps_its_url_and_has_no_page() -> None:
         "is_not_found": True,
         "page_not_found_type": None,
         "visitor_bot": None,
+        "display_context": "site",
         "query_split": SPLIT_NONE,
         "events_count": 3,
         "sessions_count": 2,
@@ -131,6 +132,7 @@ class Aggregator:
                 "urlPath": path,
                 "eventPageNotFoundType": None,
                 "visitorBot": None,
+                "displayContext": "site",
             }
             totals[tuple(fields[c] for c in group_by)] += count
         groups = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[: body["limit"]]
@@ -228,10 +230,15 @@ def test_a_millisecond_over_the_limit_fails_rather_than_losing_rows() -> None:
 
 
 def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
-    """GitBook's 404: a page_view or search_open_result with a null page, whoever the visitor."""
+    """GitBook's 404: a page_view or search_open_result with a null page on the site, whoever
+    the visitor."""
 
     def group(
-        page: Any, event_type: str = "page_view", reason: Any = None, bot: str | None = None
+        page: Any,
+        event_type: str = "page_view",
+        reason: Any = None,
+        bot: str | None = None,
+        context: str | None = None,
     ) -> dict[str, Any]:
         return {
             "eventType": event_type,
@@ -239,6 +246,7 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
             "urlPath": "/docs/x",
             "eventPageNotFoundType": reason,
             "visitorBot": bot,
+            "displayContext": context,
             "eventsCount": 1,
             "sessionsCount": 1,
             "visitorsCount": 1,
@@ -253,6 +261,7 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     search = row(group(None, event_type="search_open"))
     from_search = row(group(None, event_type="search_open_result"))
     crawled = row(group(None, bot="googlebot"))
+    through_mcp = row(group(None, bot="claude", context="mcp"))
 
     assert (real["is_not_found"], real["page_not_found_type"]) == (True, None)
     assert (conditional["is_not_found"], conditional["page_not_found_type"]) == (
@@ -263,3 +272,5 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     assert search["is_not_found"] is False
     assert (from_search["is_not_found"], from_search["visitor_bot"]) == (True, None)
     assert (crawled["is_not_found"], crawled["visitor_bot"]) == (True, "googlebot")
+    assert (crawled["display_context"], through_mcp["display_context"]) == ("site", "mcp")
+    assert through_mcp["is_not_found"] is False

@@ -284,7 +284,8 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
     # The (site, day, event type, page) plus the URL path: every 404 has a null page and
     # differs only by URL, and page ids repeat across a site's spaces. A URL can 404 for some
     # visitors because adaptive content hid its page ("conditional") and for others not. The
-    # same page is read by people (visitor_bot null) and by crawlers and AI agents.
+    # same page is read by people (visitor_bot null) and by crawlers and AI agents, on the site
+    # or through GitBook's MCP server (display_context).
     primary_key=(
         "site_id",
         "day",
@@ -294,6 +295,7 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "url_path",
         "page_not_found_type",
         "visitor_bot",
+        "display_context",
     ),
     description=(
         "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
@@ -301,7 +303,8 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "marks a page view or opened search result that resolved to no page (a 404, with its "
         "url_path); page_not_found_type 'conditional' marks a 404 that adaptive content "
         "explains, which broken-link reports leave out; visitor_bot is null for people, else "
-        "the crawler or AI agent. Daily partitions."
+        "the crawler or AI agent; display_context is where the events happened (site, embed, "
+        "server, mcp). Daily partitions."
     ),
     columns={
         "site_id": _col("text", nullable=False),
@@ -314,6 +317,7 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "is_not_found": _col("bool"),
         "page_not_found_type": _col("text"),
         "visitor_bot": _col("text"),
+        "display_context": _col("text"),
         "events_count": _col("bigint"),
         "sessions_count": _col("bigint"),
         "visitors_count": _col("bigint"),

@@ -27,7 +27,9 @@ QUERY_LIMIT = 1000
 
 PAGE_VIEW = "page_view"
 NOT_FOUND_EVENTS = frozenset({PAGE_VIEW, "search_open_result"})
-"""GitBook's 404s (0.202.0): a page view or an opened search result whose page is null."""
+"""GitBook's 404s (0.202.0): a page view or an opened search result whose page is null, on the
+site itself (display context `site`, GitBook's default)."""
+SITE_CONTEXT = "site"
 COUNTS = {
     "eventsCount": "events_count",
     "sessionsCount": "sessions_count",
@@ -43,6 +45,8 @@ GROUP_BY = [
     {"column": "eventPageNotFoundType"},
     # Who: null for a person, else the crawler or AI agent (googlebot, chatgpt, claude, ...).
     {"column": "visitorBot"},
+    # Where: the site, an embed, GitBook's server (markdown for tools) or its MCP server.
+    {"column": "displayContext"},
 ]
 DAY_MS = 24 * 60 * 60 * 1000
 FINEST_WINDOW_MS = 1
@@ -153,9 +157,12 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
     broken URLs are what people look for. A page value with a space and a null page is an
     event in a space but on no particular page, not a 404. `page_not_found_type` is GitBook's
     reason for a 404: "conditional" when adaptive content hid a page that exists, which GitBook
-    says to leave out of broken links. `visitor_bot` is null for a person.
+    says to leave out of broken links. `visitor_bot` is null for a person. Only events on the
+    site itself (`display_context` "site") can be 404s: a tool's request for a page's markdown
+    or an MCP read that finds nothing is not a visitor at a broken URL.
     """
     page = group.get("page")
+    context = group.get("displayContext") or SITE_CONTEXT  # GitBook's default
     row: dict[str, Any] = {
         "site_id": site_id,
         "day": day,
@@ -163,9 +170,12 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
         "page_id": page.get("page") if isinstance(page, Mapping) else None,
         "page_space_id": page.get("space") if isinstance(page, Mapping) else None,
         "url_path": group.get("urlPath"),
-        "is_not_found": page is None and group["eventType"] in NOT_FOUND_EVENTS,
+        "is_not_found": (
+            page is None and group["eventType"] in NOT_FOUND_EVENTS and context == SITE_CONTEXT
+        ),
         "page_not_found_type": group.get("eventPageNotFoundType"),
         "visitor_bot": group.get("visitorBot"),
+        "display_context": context,
         "query_split": split,
     }
     for column, name in COUNTS.items():
@@ -189,6 +199,7 @@ def _key(group: Mapping[str, Any]) -> tuple[Any, ...]:
         group.get("urlPath"),
         group.get("eventPageNotFoundType"),
         group.get("visitorBot"),
+        group.get("displayContext"),
     )
 
 

@@ -413,9 +413,9 @@ BOT_BURST_HOUR = 13
 BOT_BURST_URLS = 1100
 """Default bot burst: more 404 URLs in one hour than GitBook's 1000-group limit."""
 
-SiteInsightKey = tuple[str, str | None, str | None, str, str | None, str | None]
-"""``(event_type, page_space_id, page_id, url_path, page_not_found_type, visitor_bot)``: one
-group of a day.
+SiteInsightKey = tuple[str, str | None, str | None, str, str | None, str | None, str]
+"""``(event_type, page_space_id, page_id, url_path, page_not_found_type, visitor_bot,
+display_context)``: one group of a day.
 
 - a page: both ids set; ``page_not_found_type`` None.
 - an event in a space that resolved to no particular page (``{"page": null, "space": id}``):
@@ -424,9 +424,13 @@ group of a day.
   404: a broken URL when ``page_not_found_type`` is None, a gated page when it is
   :data:`CONDITIONAL`.
 - ``visitor_bot``: GitBook's ``visitorBot``, None for a person, else the crawler or AI agent.
+- ``display_context``: GitBook's ``displayContext``: :data:`SITE` unless an AI agent read
+  through GitBook's MCP server (:data:`MCP`), where a missing page is no 404.
 """
+SITE = "site"
+MCP = "mcp"
 NOT_FOUND_EVENTS = frozenset({PAGE_VIEW, SEARCH_OPEN_RESULT})
-"""GitBook's 404s: these event types with a null page (0.202.0, the aggregate endpoint)."""
+"""GitBook's 404s: these event types with a null page, on the site (0.202.0's aggregate)."""
 AGENTS = ("googlebot", "chatgpt", "claude", "perplexity")
 """``visitorBot`` values the demo's machine visitors carry (from 0.202.0's enum)."""
 SCANNER = "unknown"
@@ -460,6 +464,8 @@ class SiteEventAtom:
     """``eventPageNotFoundType``: :data:`CONDITIONAL` for a 404 on a gated page, else None."""
     visitor_bot: str | None = None
     """``visitorBot``: None for people, else the crawler or AI agent (:data:`AGENTS`)."""
+    display_context: str = SITE
+    """``displayContext``: :data:`SITE`, or :data:`MCP` for an agent reading through MCP."""
 
     def page_ref(self) -> dict[str, str | None] | None:
         """The ``page`` column's value, as GitBook returns it."""
@@ -472,8 +478,13 @@ class SiteEventAtom:
 
     @property
     def is_not_found(self) -> bool:
-        """GitBook's 404: a page_view or search_open_result that resolved to no page."""
-        return self.event_type in NOT_FOUND_EVENTS and self.page is None
+        """GitBook's 404: a page_view or search_open_result on the site that resolved to no
+        page."""
+        return (
+            self.event_type in NOT_FOUND_EVENTS
+            and self.page is None
+            and self.display_context == SITE
+        )
 
     @property
     def is_broken_url(self) -> bool:
@@ -491,6 +502,7 @@ class SiteEventAtom:
             self.url_path,
             self.page_not_found_type,
             self.visitor_bot,
+            self.display_context,
         )
 
 
@@ -552,7 +564,8 @@ def _site_day_atoms(
     opened), half of those on a missing page: a 404 reached from search. Each group lies in 1-3
     distinct hours, on the hour. These groups are people's; on an ordinary day (at most
     :data:`MAX_GROUPS_PER_DAY` groups) a third of them are also visited by a crawler or AI
-    agent (:data:`AGENTS`), once, in their first hour: the same group but for ``visitor_bot``.
+    agent (:data:`AGENTS`), once, in their first hour: the same group but for ``visitor_bot``,
+    and half of those through GitBook's MCP server (``display_context`` :data:`MCP`).
     Everything follows from ``(site_id, day, group index)``.
     """
     day_tag = day.isoformat()
@@ -585,14 +598,15 @@ def _site_day_atoms(
 
             def gated_key(n: int, rest: str = target.rest) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (PAGE_VIEW, None, None, f"/{basename}/{tilde}{rest}", CONDITIONAL, None)
+                url = f"/{basename}/{tilde}{rest}"
+                return (PAGE_VIEW, None, None, url, CONDITIONAL, None, SITE)
 
             key = gated_key(_unique(gated_key, used))
         elif page is None:
             event_type = event_type if event_type in NOT_FOUND_EVENTS else PAGE_VIEW
 
             def missing_key(n: int, kind: str = event_type) -> SiteInsightKey:
-                return (kind, None, None, f"/{basename}/missing-{n}", None, None)
+                return (kind, None, None, f"/{basename}/missing-{n}", None, None, SITE)
 
             key = missing_key(_unique(missing_key, used, (h >> 24) % 10_000))
         elif space_only:
@@ -600,7 +614,8 @@ def _site_day_atoms(
 
             def space_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (kind, at.space_id, None, f"/{basename}/{tilde}{at.space_slug}", None, None)
+                slug = f"/{basename}/{tilde}{at.space_slug}"
+                return (kind, at.space_id, None, slug, None, None, SITE)
 
             key = space_key(_unique(space_key, used))
         else:
@@ -610,44 +625,44 @@ def _site_day_atoms(
 
             def page_key(n: int, kind: str = event_type, at: _SitePage = page) -> SiteInsightKey:
                 tilde = f"~{n}/" if n else ""
-                return (kind, at.space_id, at.page_id, f"/{basename}/{tilde}{at.rest}", None, None)
+                url = f"/{basename}/{tilde}{at.rest}"
+                return (kind, at.space_id, at.page_id, url, None, None, SITE)
 
             variant = _unique(page_key, used, next_variant.get(slot, 0))
             next_variant[slot] = variant + 1
             key = page_key(variant)
         used.add(key)
         start, span = (h >> 40) % 24, 1 + (h >> 48) % 3
+        group = SiteEventAtom(
+            hour=start,
+            event_type=event_type,
+            page=ref,
+            url_path=key[3],
+            events=0,
+            sessions=0,
+            visitors=0,
+            page_not_found_type=not_found,
+        )
         agent = _agent_visit(site_id, day_tag, i)
         if groups <= MAX_GROUPS_PER_DAY and agent is not None:
             sessions = 1 + (agent >> 8) % 2
-            atoms.append(
-                SiteEventAtom(
-                    hour=start,
-                    event_type=event_type,
-                    page=ref,
-                    url_path=key[3],
-                    events=sessions + (agent >> 12) % 4,
-                    sessions=sessions,
-                    visitors=1,
-                    page_not_found_type=not_found,
-                    visitor_bot=AGENTS[(agent >> 2) % len(AGENTS)],
-                )
+            visit = dataclasses.replace(
+                group,
+                events=sessions + (agent >> 12) % 4,
+                sessions=sessions,
+                visitors=1,
+                visitor_bot=AGENTS[(agent >> 2) % len(AGENTS)],
+                display_context=MCP if (agent >> 16) % 2 else SITE,
             )
+            atoms.append(visit)
         for hour in sorted({(start + 7 * j) % 24 for j in range(span)}):
             bits = h >> (64 + (16 * hour) % 176)  # 16 fresh bits per hour
             visitors = 1 + bits % 4
             sessions = visitors + (bits >> 4) % 3
             events = sessions + (bits >> 8) % 6
             atoms.append(
-                SiteEventAtom(
-                    hour=hour,
-                    event_type=event_type,
-                    page=ref,
-                    url_path=key[3],
-                    events=events,
-                    sessions=sessions,
-                    visitors=visitors,
-                    page_not_found_type=not_found,
+                dataclasses.replace(
+                    group, hour=hour, events=events, sessions=sessions, visitors=visitors
                 )
             )
     atoms.sort(key=lambda a: a.hour)

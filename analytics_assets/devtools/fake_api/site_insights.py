@@ -11,12 +11,13 @@ GitBook accepts. Then the query runs over the dataset's atoms (see
   disjoint millisecond windows split a day exactly); presets are relative to ``now``
   (``last24Hours`` = the 24 hours before now, ``last3Months`` = 90 days).
 - ``groupBy``: datetime (interval hour or day, default day: ``t``'s hour or day), hourOfDay,
-  dayOfWeek, eventType, page, urlPath, eventPageNotFoundType, visitorBot (null for a person).
+  dayOfWeek, eventType, page, urlPath, eventPageNotFoundType, visitorBot (null for a person),
+  displayContext.
   Anything else is a 400 that says the fake does not support it.
 - ``select``: eventsCount, sessionsCount, visitorsCount, summed (sessions and visitors too);
   without ``select`` the fake answers eventsCount.
 - ``where``: eventType, hourOfDay, dayOfWeek, page, urlPath, eventPageNotFoundType, visitorBot,
-  datetime
+  displayContext, datetime
   with ``in`` (the default) or ``notIn``; hourOfDay, dayOfWeek and datetime also with the
   comparison operators, datetime compared with ``t`` itself. ``page``: ``null`` matches events
   with no page at all (for page_view, 404s, ``conditional`` ones included); ``{"page": null,
@@ -140,6 +141,7 @@ _GETTERS: dict[str, Getter] = {
     "urlPath": lambda a: a.atom.url_path,
     "eventPageNotFoundType": lambda a: a.atom.page_not_found_type,
     "visitorBot": lambda a: a.atom.visitor_bot,
+    "displayContext": lambda a: a.atom.display_context,
 }
 
 
