@@ -215,8 +215,10 @@ def test_every_asset_has_the_checks_the_definitions_declare(served: Served) -> N
         for name, node in asset_nodes(served.dev, prefix).items()
     }
 
+    graph = defs().resolve_asset_graph()
     expected: dict[str, set[str]] = {f"gitbook/{name}": set() for name in EXPECTED_PARENTS}
-    for check_key in defs().resolve_asset_graph().asset_check_keys:
+    expected.update({k.to_user_string(): set() for k in graph.get_all_asset_keys()})
+    for check_key in graph.asset_check_keys:
         expected.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
 
     assert served_checks == expected
