@@ -30,12 +30,15 @@ import os
 import shutil
 import sys
 import uuid
+from collections.abc import Sequence
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
+from typing import Any
 
 from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import compat as dbt_compat
 from packaging.version import Version
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
@@ -99,6 +102,15 @@ class VenvDbtCli(DbtCliResource):
     @cached_property
     def _cli_version(self) -> Version:
         return Version(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        """No in-process adapter when dagster-dbt was imported without dbt-core (see
+        `defs/models/__init__.py`), as on its Fusion path: only the row-count and column
+        metadata fetches use one, and this project asks for neither. dagster-dbt would otherwise
+        log an AssertionError with its traceback before every dbt command."""
+        if dbt_compat.DBT_PYTHON_VERSION is None:
+            return None
+        return super()._initialize_dbt_core_adapter(args)
 
 
 def dbt_cli(project: DbtProject) -> DbtCliResource:
