@@ -78,7 +78,7 @@ def test_a_404_row_keeps_its_url_and_has_no_page() -> None:
         "is_not_found": True,
         "page_not_found_type": None,
         "visitor_bot": None,
-        "display_context": "site",
+        "display_context": None,
         "query_split": SPLIT_NONE,
         "events_count": 3,
         "sessions_count": 2,
@@ -260,7 +260,7 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     spaceless = row(group({"page": None, "space": "space-1"}))
     search = row(group(None, event_type="search_open"))
     from_search = row(group(None, event_type="search_open_result"))
-    crawled = row(group(None, bot="googlebot"))
+    crawled = row(group(None, bot="googlebot", context="site"))
     through_mcp = row(group(None, bot="claude", context="mcp"))
 
     assert (real["is_not_found"], real["page_not_found_type"]) == (True, None)

@@ -162,7 +162,7 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
     or an MCP read that finds nothing is not a visitor at a broken URL.
     """
     page = group.get("page")
-    context = group.get("displayContext") or SITE_CONTEXT  # GitBook's default
+    context = group.get("displayContext")  # null: GitBook's default, the site
     row: dict[str, Any] = {
         "site_id": site_id,
         "day": day,
@@ -171,7 +171,9 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
         "page_space_id": page.get("space") if isinstance(page, Mapping) else None,
         "url_path": group.get("urlPath"),
         "is_not_found": (
-            page is None and group["eventType"] in NOT_FOUND_EVENTS and context == SITE_CONTEXT
+            page is None
+            and group["eventType"] in NOT_FOUND_EVENTS
+            and context in (None, SITE_CONTEXT)
         ),
         "page_not_found_type": group.get("eventPageNotFoundType"),
         "visitor_bot": group.get("visitorBot"),
