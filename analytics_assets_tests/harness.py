@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,19 @@ SHARED_DBT_TARGET = Path(tempfile.gettempdir()) / (
     f"analytics-assets-tests-dbt-{os.getuid()}-"
     + hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:10]
 )
+
+
+def copy_dbt_target(destination: Path) -> None:
+    """The session's current manifest and kept parse (times kept, so current there too) into
+    `destination`, as after a first load; only those two files, never another worker's
+    temporary ones."""
+    from analytics_assets.defs.models.project import PARTIAL_PARSE, prepared_project
+
+    source = prepared_project().target_path
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("manifest.json", PARTIAL_PARSE):
+        if (source / name).exists():
+            shutil.copy2(source / name, destination / name)
 
 
 def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:

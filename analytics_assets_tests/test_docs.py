@@ -31,7 +31,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from dagster_dlt import DagsterDltResource
 
-from analytics_assets.defs.models.project import DEFAULT_TARGET_PATH, prepared_project
+from analytics_assets.defs.models.project import DEFAULT_TARGET_PATH
 from analytics_assets.defs.resources import (
     DEFAULT_DUCKDB_PATH,
     GitBookResource,
@@ -45,7 +45,7 @@ from analytics_assets.defs.sync.site_insights import (
 from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.settings import OperationsConfig
-from analytics_assets_tests.harness import TEST_TOKEN, isolate
+from analytics_assets_tests.harness import TEST_TOKEN, copy_dbt_target, isolate
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [
@@ -218,7 +218,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             isolate(mp, root)  # session scope runs before conftest's autouse isolation
             # The blocks' dbt folder is the default one, data/dbt: it starts with the session's
             # current manifest (times kept), as after a first load, instead of parsing per block.
-            shutil.copytree(prepared_project().target_path, root / DEFAULT_TARGET_PATH / "target")
+            copy_dbt_target(root / DEFAULT_TARGET_PATH / "target")
             for assets, partition in ((build_gitbook_assets(), None), (site_insights, today)):
                 loaded = materialize(
                     [assets],

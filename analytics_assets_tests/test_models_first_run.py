@@ -2,7 +2,6 @@
 the models run on (DuckDB and PostgreSQL). Apart from `test_models.py`, whose tests share one
 worker for its module-scoped sync, so that these run beside it."""
 
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from analytics_assets.defs.models.project import (
     PROJECT_DIR,
     RUNS_FOLDER,
     TARGET_PATH_ENV,
-    prepared_project,
 )
 from analytics_assets.defs.resources import GitBookResource
 from analytics_assets.devtools.bundled import (
@@ -25,7 +23,7 @@ from analytics_assets.devtools.bundled import (
     run_site_insights,
 )
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
-from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, Warehouse
+from analytics_assets_tests.harness import TEST_TOKEN, PostgresWarehouse, Warehouse, copy_dbt_target
 from analytics_assets_tests.test_models import CREDENTIALS_ENV, MODELS, _page_views
 
 
@@ -59,7 +57,7 @@ def default_dbt_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """ANALYTICS_DBT_TARGET_PATH unset, as for a new user: dbt writes under the working
     directory's data/dbt, which starts with the session's manifest, as after a first load."""
     folder = tmp_path / DEFAULT_TARGET_PATH
-    shutil.copytree(prepared_project().target_path, folder / "target")
+    copy_dbt_target(folder / "target")
     monkeypatch.delenv(TARGET_PATH_ENV)
     return folder
 

@@ -76,8 +76,13 @@ def run_target_path(project: DbtProject, run_id: str) -> Path:
     project's target: its artifacts and `dbt.log`. Older failed runs' folders are pruned here."""
     runs = target_folder(project).parent / RUNS_FOLDER
     if runs.is_dir():
-        by_age = sorted(runs.iterdir(), key=lambda folder: folder.stat().st_mtime, reverse=True)
-        for stale in by_age[KEPT_FAILED_RUNS:]:
+        ages = {}
+        for folder in runs.iterdir():
+            try:
+                ages[folder] = folder.stat().st_mtime
+            except FileNotFoundError:  # a concurrent green run removed its own
+                continue
+        for stale in sorted(ages, key=ages.__getitem__, reverse=True)[KEPT_FAILED_RUNS:]:
             shutil.rmtree(stale, ignore_errors=True)  # a concurrent run may prune it too
     return runs / f"{run_id[:8]}-{uuid.uuid4().hex[:7]}"
 
