@@ -1,7 +1,7 @@
 -- Documents no person viewed in the 90 days ending on the newest day loaded (a crawler's visit
 -- is not a reader's), in the spaces that visitors reach at all (a space with no event in the
 -- window is not published, so not judged).
--- last_viewed_on: the page's latest view in all loaded days (null: never, as far as loaded).
+-- last_viewed_on: the page's latest view by a person in all loaded days (null: never, as far as loaded).
 with bounds as (
     select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
 ),
