@@ -12,6 +12,8 @@ from typing import Any
 
 from dagster import DefaultScheduleStatus, EnvVar
 
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES
+
 FULL_SYNC_CRON_ENV = "ANALYTICS_FULL_SYNC_CRON"
 TRAFFIC_SYNC_CRON_ENV = "ANALYTICS_TRAFFIC_SYNC_CRON"
 SCHEDULE_TIMEZONE_ENV = "ANALYTICS_SCHEDULE_TIMEZONE"
@@ -28,9 +30,9 @@ MODELS_AUTOMATION_SECONDS_ENV = "ANALYTICS_MODELS_AUTOMATION_SECONDS"
 ALERT_SENSOR_SECONDS_ENV = "ANALYTICS_ALERT_SENSOR_SECONDS"
 
 TRAFFIC_TABLE = "insights_traffic"
-SITE_INSIGHTS_TABLE = "site_insights_daily"
+SITE_INSIGHTS_NAMES = tuple(spec.name for spec in SITE_INSIGHTS_TABLES)
 # Tables refreshed every hour: they get the short freshness window.
-HOURLY_TABLES = (TRAFFIC_TABLE, SITE_INSIGHTS_TABLE)
+HOURLY_TABLES = (TRAFFIC_TABLE, *SITE_INSIGHTS_NAMES)
 
 
 def _hours(value: str | None, default: float) -> timedelta:

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,14 @@ from analytics_assets.defs.resources import (
     WarehouseResource,
 )
 from analytics_assets.defs.sync.assets import build_gitbook_assets
-from analytics_assets.devtools.fake_api import FakeGitBookAPI
+from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.gitbook.site_insights_groupings import PAGE, Grouping
 from analytics_assets.settings import OperationsConfig
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
 # The asset checks a healthy account runs: those on the raw tables, and the dbt tests.
-RAW_CHECKS = 50
-DBT_TESTS = 32
+RAW_CHECKS = 74
+DBT_TESTS = 51
 ALL_CHECKS = RAW_CHECKS + DBT_TESTS
 # Small enough that retry tests take milliseconds, large enough to tell from Retry-After.
 TEST_BACKOFF_FACTOR = 0.01
@@ -65,6 +66,65 @@ SHARED_DBT_TARGET = Path(tempfile.gettempdir()) / (
     f"analytics-assets-tests-dbt-{os.getuid()}-"
     + hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:10]
 )
+
+
+# The bundled API's atom attribute behind each of GitBook's group-by columns (but `page`).
+ATOM_ATTRIBUTES = {
+    "urlPath": "url_path",
+    "eventPageNotFoundType": "page_not_found_type",
+    "visitorBot": "visitor_bot",
+    "displayContext": "display_context",
+    "eventSearchQuery": "search_query",
+    "eventPageFeedbackRating": "feedback_rating",
+    "eventPageFeedbackComment": "feedback_comment",
+    "eventAskResponseRating": "ask_rating",
+    "referrerDomain": "referrer_domain",
+    "visitorGeoCountry": "country",
+    "visitorDevice": "device",
+}
+
+
+def expected_rows(
+    dataset: Dataset, grouping: Grouping, days: Sequence[date]
+) -> dict[tuple[Any, ...], tuple[int, int, int]]:
+    """What `grouping`'s table must hold for `days`, summed straight from the bundled API's
+    atoms: `(site_id, day, event_type, *the grouping's warehouse columns)` to `(events,
+    sessions, visitors)`. Independent of the client's queries and splitting."""
+    totals: dict[tuple[Any, ...], tuple[int, int, int]] = {}
+    for site_id in dataset.published_site_ids():
+        for day in days:
+            for atom in dataset.site_events(site_id, day):
+                if grouping.event_types and atom.event_type not in grouping.event_types:
+                    continue
+                key: list[Any] = [site_id, day, atom.event_type]
+                for column, _ in grouping.columns:
+                    if column == PAGE:
+                        key += [None, None] if atom.page is None else [atom.page[1], atom.page[0]]
+                    else:
+                        key.append(getattr(atom, ATOM_ATTRIBUTES[column]))
+                events, sessions, visitors = totals.get(tuple(key), (0, 0, 0))
+                totals[tuple(key)] = (
+                    events + atom.events,
+                    sessions + atom.sessions,
+                    visitors + atom.visitors,
+                )
+    return totals
+
+
+def loaded_rows(
+    query: Callable[[str], list[tuple[Any, ...]]], grouping: Grouping
+) -> dict[tuple[Any, ...], tuple[int, int, int]]:
+    """`grouping`'s table keyed like :func:`expected_rows`."""
+    columns = [
+        name
+        for column, name in grouping.columns
+        for name in (("page_space_id", "page_id") if column == PAGE else (name,))
+    ]
+    rows = query(
+        f"select site_id, day, event_type, {', '.join(columns)}, events_count, sessions_count, "
+        f"visitors_count from gitbook.{grouping.name}"
+    )
+    return {tuple(row[:-3]): tuple(row[-3:]) for row in rows}
 
 
 def copy_dbt_target(destination: Path) -> None:
@@ -103,6 +163,10 @@ EXPECTED_PARENTS = {
     "content": {"spaces"},
     "insights_traffic": {"spaces"},
     "site_insights_daily": {"sites"},
+    "site_searches_daily": {"sites"},
+    "site_page_feedback_daily": {"sites"},
+    "site_ai_questions_daily": {"sites"},
+    "site_audience_daily": {"sites"},
     "org_members_history": {"org_members"},
     "spaces_history": {"spaces"},
     "sites_history": {"sites"},

@@ -22,7 +22,7 @@ from analytics_assets.devtools.fake_api import (
     Fault,
 )
 from analytics_assets.devtools.fake_api.server import SPACE_TRAFFIC
-from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY, SITE_INSIGHTS_TABLES
 from analytics_assets_tests.harness import (
     ALL_CHECKS,
     TEST_TOKEN,
@@ -100,7 +100,7 @@ def sync_twice(api: FakeGitBookAPI, runner: Runner, **expected_overrides: int) -
 
         insights = run_site_insights(gitbook, warehouse, DAYS, instance=runner.instance)
         assert insights.success, f"{attempt}: {failure_message(insights)}"
-        assert len(insights.get_asset_check_evaluations()) == 6
+        assert len(insights.get_asset_check_evaluations()) == 6 * len(SITE_INSIGHTS_TABLES)
         assert failed_checks(insights) == {}, attempt
         assert runner.warehouse.count(SITE_INSIGHTS_DAILY.name) == (
             dataset.expected_site_insight_rows(DAYS)

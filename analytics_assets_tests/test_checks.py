@@ -166,8 +166,8 @@ def test_an_old_load_fails_the_load_freshness_check(loaded: Runner) -> None:
     loaded.clock = lambda: datetime.now(timezone.utc) + timedelta(hours=27)
     results = evaluations(loaded.run_checks())
     stale = [k for k, e in results.items() if "freshness_window" in k and not e.passed]
-    # Every table: the unpartitioned ones, and site_insights_daily, which no load here wrote.
-    assert len(stale) == 8
+    # Every table: the 7 unpartitioned ones, and the 5 site insights tables no load here wrote.
+    assert len(stale) == 12
     assert (
         "window"
         in results["gitbook/users:was_loaded_within_freshness_window"].metadata["detail"].value

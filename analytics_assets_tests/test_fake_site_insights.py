@@ -27,7 +27,11 @@ from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.__main__ import build_parser
 from analytics_assets.devtools.fake_api.__main__ import main as fake_api_main
 from analytics_assets.devtools.fake_api.dataset import (
+    ASK_QUESTIONS,
+    FEEDBACK_COMMENTS,
+    FOLLOW_UP_EVENTS,
     SCANNER,
+    SEARCH_QUERIES,
     SITE_EVENT_TYPES,
     SiteInsightKey,
     flatten_pages,
@@ -236,7 +240,7 @@ def test_a_day_grouped_by_type_page_and_path_matches_expected_site_insights(
 
         assert names == [c["column"] for c in [*GROUP_BY, *COUNTS]]
         assert as_insights(rows) == expected
-        people = [key for key in expected if key[5] is None]
+        people = [key for key in expected if key[5] is None and key[0] not in FOLLOW_UP_EVENTS]
         assert 6 <= len(people) <= 30 and len(expected) > len(people)  # agents visit some
         # Ordered by eventsCount, largest first (the default order).
         events = [row["eventsCount"] for row in rows]
@@ -459,7 +463,10 @@ def test_big_days_exceed_the_limit_overall_and_for_one_event_type(big: Dataset) 
     assert max(per_hour.values()) < 1000
     assert big.expected_site_insight_rows([WIDE_DAY, HUGE_DAY]) == 4500
     normal = big.expected_site_insights(site["id"], ANCHOR)  # other days are normal
-    assert 6 <= len([key for key in normal if key[5] is None]) <= 30
+    assert 6 <= len([k for k in normal if k[5] is None and k[0] not in FOLLOW_UP_EVENTS]) <= 30
+    # Big days have no follow-up events (their groups are the cycle's), ordinary days do.
+    assert not {key[0] for key in [*wide, *huge]} & set(FOLLOW_UP_EVENTS)
+    assert {key[0] for key in normal} & set(FOLLOW_UP_EVENTS)
 
 
 def test_a_big_day_needs_splitting_by_type_then_by_hour(
@@ -844,7 +851,7 @@ def test_space_but_no_page_is_rendered_and_filtered_apart_from_404s(
     not_null = rows({"column": "page", "operator": "notIn", "values": [None]})
     other_space = rows({"column": "page", "values": [{"page": None, "space": "globex-docs"}]})
 
-    assert spaced and {k[0] for k in spaced} <= {"search_open", "ask_question"}
+    assert spaced and {k[0] for k in spaced} <= {"search_open", "ask_question", *FOLLOW_UP_EVENTS}
     rendered = [r["page"] for r in everything if insight_key(r) in spaced]
     assert rendered and all(p == {"page": None, "space": p["space"]} for p in rendered)
     assert all(
@@ -948,6 +955,238 @@ def test_every_week_of_the_demo_has_conditional_404s_and_spaces_without_a_page(
             for k, v in demo.expected_site_insights(site_id, day).items()
             if k[0] == "page_view"
         )
+
+
+# --- what events say and who sent them -----------------------------------------------------------
+
+DETAIL_COLUMNS = {
+    "eventSearchQuery": "search_query",
+    "eventPageFeedbackRating": "feedback_rating",
+    "eventPageFeedbackComment": "feedback_comment",
+    "eventAskResponseRating": "ask_rating",
+    "referrerDomain": "referrer_domain",
+    "visitorGeoCountry": "country",
+    "visitorDevice": "device",
+}
+"""GitBook's columns of what events say and who sent them, each with its SiteEventAtom field."""
+CARRIERS = {
+    "eventSearchQuery": {
+        "search_type_query",
+        "search_open_result",
+        "ask_question",
+        "ask_rate_response",
+    },
+    "eventPageFeedbackRating": {"page_post_feedback", "page_post_feedback_comment"},
+    "eventPageFeedbackComment": {"page_post_feedback_comment"},
+    "eventAskResponseRating": {"ask_rate_response"},
+}
+"""The event types that carry each event column; every other event groups as null."""
+NULLABLE = {"visitorGeoCountry", "visitorDevice"}
+"""Columns whose whole answer matches GitBook's response schema (the others' values are typed
+non-null there; see the fake's ``site_insights`` module)."""
+WEEK = [ANCHOR - timedelta(days=offset) for offset in range(7)]
+WEEK_RANGE = {"from": f"{WEEK[-1].isoformat()}T00:00:00.000Z", "to": day_range(ANCHOR)["to"]}
+
+
+@pytest.fixture(scope="module")
+def demo_api() -> Iterator[FakeGitBookAPI]:
+    """One demo API for the read-only tests below (a server each would be most of their time)."""
+    with FakeGitBookAPI(dataset=Dataset.demo(), token=TEST_TOKEN) as api:
+        yield api
+
+
+def atom_totals(
+    dataset: Dataset, site_id: str, *fields: str
+) -> dict[tuple[Any, ...], tuple[int, int, int]]:
+    """Counts summed straight from the demo week's atoms, by (UTC day, *fields)."""
+    out: dict[tuple[Any, ...], tuple[int, int, int]] = {}
+    for day in WEEK:
+        for atom in dataset.site_events(site_id, day):
+            key = (f"{day.isoformat()}T00:00:00.000Z", *(getattr(atom, f) for f in fields))
+            events, sessions, visitors = out.get(key, (0, 0, 0))
+            out[key] = (events + atom.events, sessions + atom.sessions, visitors + atom.visitors)
+    return out
+
+
+def week_rows(
+    http: requests.Session,
+    api: FakeGitBookAPI,
+    site_id: str,
+    columns: list[str],
+    *,
+    where: list[dict[str, Any]] | None = None,
+    check_schema: bool = True,
+) -> list[dict[str, Any]]:
+    """The demo week's groups by day, then ``columns``, with all three counts."""
+    body = {
+        "range": WEEK_RANGE,
+        "groupBy": [{"column": "datetime"}, *({"column": c} for c in columns)],
+        "select": COUNTS,
+        **({"where": where} if where else {}),
+    }
+    return rows_of(query(http, api, site_id, body, check_schema=check_schema))
+
+
+@pytest.mark.parametrize("column", DETAIL_COLUMNS)
+def test_grouping_by_an_event_or_visitor_column_sums_exactly_the_atoms(
+    demo_api: FakeGitBookAPI, http: requests.Session, column: str
+) -> None:
+    dataset = demo_api.dataset
+    carriers = CARRIERS.get(column)
+    for site_id in dataset.published_site_ids():
+        # GitBook's response schema is checked once (it takes most of the time).
+        checked = column in NULLABLE and site_id == "site_docs"
+        rows = week_rows(http, demo_api, site_id, ["eventType", column], check_schema=checked)
+        expected = atom_totals(dataset, site_id, "event_type", DETAIL_COLUMNS[column])
+
+        got = {
+            (r["datetime"], r["eventType"], r[column]): tuple(r[c["column"]] for c in COUNTS)
+            for r in rows
+        }
+        assert len(got) == len(rows) and got == expected
+        assert len({key[2] for key in expected}) > 1
+        if carriers is not None:
+            # Only the carrying event types have a value, and always; the rest group as null.
+            assert all((key[2] is not None) == (key[1] in carriers) for key in expected)
+            # Filtered to them, the answer is one GitBook's response schema accepts.
+            only = [{"column": "eventType", "values": sorted(carriers)}]
+            assert week_rows(http, demo_api, site_id, ["eventType", column], where=only)
+
+
+@pytest.mark.parametrize("column", DETAIL_COLUMNS)
+def test_where_on_an_event_or_visitor_column_filters_the_atoms(
+    demo_api: FakeGitBookAPI, http: requests.Session, column: str
+) -> None:
+    dataset = demo_api.dataset
+    field = DETAIL_COLUMNS[column]
+    atoms = [atom for day in WEEK for atom in dataset.site_events("site_docs", day)]
+    present = Counter(getattr(a, field) for a in atoms if getattr(a, field) is not None)
+    picked = [value for value, _ in present.most_common(2)]
+    if column == "visitorGeoCountry":
+        picked.append(None)  # the only one of these columns whose values may be null
+
+    def events(operator: str) -> dict[str, int]:
+        where = [{"column": column, "operator": operator, "values": picked}]
+        body = {"range": WEEK_RANGE, "groupBy": [{"column": "eventType"}], "where": where}
+        rows = rows_of(query(http, demo_api, "site_docs", body))
+        return {row["eventType"]: row["eventsCount"] for row in rows}
+
+    def expected(keep: bool) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for atom in atoms:
+            if (getattr(atom, field) in picked) is keep:
+                out[atom.event_type] += atom.events
+        return dict(out)
+
+    kept, dropped = events("in"), events("notIn")
+    assert kept and kept == expected(True)
+    assert dropped and dropped == expected(False)
+    if column in CARRIERS:
+        assert set(kept) <= CARRIERS[column]
+
+
+def test_the_demo_week_has_searches_without_results_commented_ratings_and_bad_answers(
+    demo_api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    """What the tables of searches, page feedback and AI questions are for, on every site."""
+    dataset = demo_api.dataset
+    half = len(SEARCH_QUERIES) // 2
+    site_days = len(dataset.published_site_ids()) * len(WEEK)
+    answered_days = bad_answer_days = 0
+    ratings: set[str] = set()
+
+    def rows(site_id: str, types: list[str], *columns: str, check_schema: bool = False) -> Any:
+        where = [{"column": "eventType", "values": types}]
+        grouped = ["eventType", *columns]
+        return week_rows(http, demo_api, site_id, grouped, where=where, check_schema=check_schema)
+
+    for site_id in dataset.published_site_ids():
+        # Searches: every day some typed queries never had a result opened (the second half
+        # of the vocabulary never does); results are opened for the first half only.
+        typed: dict[str, set[str]] = {}
+        opened: dict[str, set[str]] = {}
+        searches = rows(
+            site_id,
+            ["search_type_query", "search_open_result"],
+            "eventSearchQuery",
+            check_schema=True,
+        )
+        for row in searches:
+            found = typed if row["eventType"] == "search_type_query" else opened
+            found.setdefault(row["datetime"], set()).add(row["eventSearchQuery"])
+        assert len(typed) == len(WEEK)
+        assert all(queries - opened.get(day, set()) for day, queries in typed.items())
+        assert set().union(*opened.values()) <= set(SEARCH_QUERIES[:half])
+        answered_days += sum(bool(queries & opened.get(d, set())) for d, queries in typed.items())
+
+        # Page feedback: ratings on every feedback event, a comment (with its rating) on some.
+        feedback = rows(
+            site_id,
+            ["page_post_feedback", "page_post_feedback_comment"],
+            "eventPageFeedbackRating",
+            "eventPageFeedbackComment",
+        )
+        comments = [r for r in feedback if r["eventType"] == "page_post_feedback_comment"]
+        rated = {
+            (r["datetime"], r["eventPageFeedbackRating"]) for r in feedback if r not in comments
+        }
+        assert comments and {r["eventPageFeedbackComment"] for r in comments} <= set(
+            FEEDBACK_COMMENTS
+        )
+        assert all(r["eventPageFeedbackComment"] is None for r in feedback if r not in comments)
+        assert all((r["datetime"], r["eventPageFeedbackRating"]) in rated for r in comments)
+        ratings |= {r["eventPageFeedbackRating"] for r in feedback}
+
+        # AI questions: a rated answer rates a question asked that day, 1 or -1.
+        ai = rows(
+            site_id,
+            ["ask_question", "ask_rate_response"],
+            "eventSearchQuery",
+            "eventAskResponseRating",
+        )
+        asked = {
+            (r["datetime"], r["eventSearchQuery"]) for r in ai if r["eventType"] == "ask_question"
+        }
+        answers = [r for r in ai if r["eventType"] == "ask_rate_response"]
+        assert {r["eventSearchQuery"] for r in ai} <= set(ASK_QUESTIONS)
+        assert answers and all((r["datetime"], r["eventSearchQuery"]) in asked for r in answers)
+        assert {r["eventAskResponseRating"] for r in answers} <= {1, -1}
+        bad_answer_days += len({r["datetime"] for r in answers if r["eventAskResponseRating"] < 0})
+
+    assert answered_days > 0  # some typed queries had a result opened the same day
+    assert ratings == {"bad", "ok", "good"}
+    assert bad_answer_days > site_days / 2  # -1 on most days
+
+
+def test_the_demo_has_varied_audiences_and_machines_have_none(
+    demo_api: FakeGitBookAPI, http: requests.Session
+) -> None:
+    dataset = demo_api.dataset
+    audience = ["visitorDevice", "visitorGeoCountry", "referrerDomain", "visitorBot"]
+    for site_id in dataset.published_site_ids():
+        rows = week_rows(http, demo_api, site_id, audience, check_schema=False)
+        people = [r for r in rows if r["visitorBot"] is None]
+        machines = [r for r in rows if r["visitorBot"] is not None]
+        devices: Counter[str] = Counter()
+        for row in people:
+            devices[row["visitorDevice"]] += row["eventsCount"]
+
+        assert set(devices) == {"desktop", "mobile", "tablet", "unknown"}
+        assert devices.most_common(1)[0][0] == "desktop"
+        assert None in {r["visitorGeoCountry"] for r in people}
+        assert len({r["visitorGeoCountry"] for r in people}) > 2
+        assert None in {r["referrerDomain"] for r in people}
+        assert len({r["referrerDomain"] for r in people}) > 2
+        assert machines and all(
+            (r["visitorDevice"], r["visitorGeoCountry"], r["referrerDomain"])
+            == ("unknown", None, None)
+            for r in machines
+        )
+    # The bot burst's scanner has no audience either.
+    burst = Dataset.demo().with_bot_burst("site_docs", BURST_DAY, urls=20)
+    scanner = [a for a in burst.site_events("site_docs", BURST_DAY) if a.visitor_bot == SCANNER]
+    assert len(scanner) == 20
+    assert {(a.device, a.country, a.referrer_domain) for a in scanner} == {("unknown", None, None)}
 
 
 # --- unpublished sites ---------------------------------------------------------------------------

@@ -41,6 +41,10 @@ MODELS = {
     "stg_gitbook__sites",
     "stg_gitbook__site_events",
     "stg_gitbook__space_traffic",
+    "stg_gitbook__site_searches",
+    "stg_gitbook__page_feedback",
+    "stg_gitbook__ai_questions",
+    "stg_gitbook__site_audience",
     "int_page_views",
     "int_not_found_urls",
     "page_views_daily",
@@ -51,10 +55,24 @@ MODELS = {
     "unread_pages",
     "members_by_role",
     "space_traffic_daily",
+    "search_queries_daily",
+    "searches_without_results_30d",
+    "worst_rated_pages_30d",
+    "worst_rated_answers_30d",
+    "audience_daily",
 }
-# Models that read site_insights_daily: they wait for its first partition.
+# Models that read the site insights tables: they wait for their first partition.
 SITE_INSIGHTS_MODELS = {
     "stg_gitbook__site_events",
+    "stg_gitbook__site_searches",
+    "stg_gitbook__page_feedback",
+    "stg_gitbook__ai_questions",
+    "stg_gitbook__site_audience",
+    "search_queries_daily",
+    "searches_without_results_30d",
+    "worst_rated_pages_30d",
+    "worst_rated_answers_30d",
+    "audience_daily",
     "int_page_views",
     "int_not_found_urls",
     "page_views_daily",
@@ -82,6 +100,16 @@ MART_QUERIES = {
     "order by space_id, page_id",
     "space_traffic": "select space_title, day, views from analytics.space_traffic_daily "
     "order by day, space_title",
+    "searches": "select site_id, day, search_query, searches, results_opened, results_not_found "
+    "from analytics.search_queries_daily order by site_id, day, search_query",
+    "search_gaps": "select site_id, search_query, searches "
+    "from analytics.searches_without_results_30d order by gap_rank",
+    "worst_pages": "select space_id, page_id, ratings, rated_bad, rated_ok, rated_good, comments, "
+    "views from analytics.worst_rated_pages_30d order by page_rank",
+    "worst_answers": "select site_id, question, ratings, rated_up, rated_down, asked "
+    "from analytics.worst_rated_answers_30d order by answer_rank",
+    "audience": "select site_id, day, coalesce(referrer_domain, ''), coalesce(country, ''), "
+    "device, views, sessions, visitors from analytics.audience_daily order by all",
 }
 
 Rows = list[tuple[Any, ...]]
@@ -180,6 +208,7 @@ def expected_marts(dataset: Dataset, days: list[date], now: datetime) -> dict[st
                 "count"
             ]
     return {
+        **expected_visitor_marts(dataset, days, per_page),
         "top_pages": top_pages,
         "broken_urls": sorted((*key, n, from_search[key]) for key, n in broken.items()),
         "conditional_404s": sorted((*key, n) for key, n in conditional.items()),
@@ -190,6 +219,66 @@ def expected_marts(dataset: Dataset, days: list[date], now: datetime) -> dict[st
         "space_traffic": sorted(
             ((title, day, n) for (title, day), n in traffic.items()), key=lambda r: (r[1], r[0])
         ),
+    }
+
+
+def expected_visitor_marts(
+    dataset: Dataset, days: list[date], views: Counter[tuple[str, str]]
+) -> dict[str, Rows]:
+    """The search, feedback, AI and audience marts from people's atoms (`days` lie within the
+    marts' 30 days); `views`: people's page views per (space, page) over `days`."""
+    searches: dict[tuple[str, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    ratings: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    answers: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    audience: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for site_id, day, atom in _atoms(dataset, days):
+        if atom.visitor_bot is not None:
+            continue
+        kind, query = atom.event_type, atom.search_query
+        if kind in ("search_type_query", "search_open_result") and query is not None:
+            row = searches[(site_id, day, query)]
+            row[0 if kind == "search_type_query" else 1] += atom.events
+            row[2] += atom.events if kind == "search_open_result" and atom.page is None else 0
+        if kind.startswith("page_post_feedback") and atom.page and atom.page[0]:
+            counts = ratings[(atom.page[1], atom.page[0])]
+            if kind == "page_post_feedback":
+                counts["ratings"] += atom.events
+                counts[atom.feedback_rating or ""] += atom.events
+            else:
+                counts["comments"] += atom.events
+        if kind in ("ask_question", "ask_rate_response") and query is not None:
+            answers[(site_id, query)][
+                "asked" if kind == "ask_question" else str(atom.ask_rating)
+            ] += atom.events
+        if kind == "page_view":
+            key = (site_id, day, atom.referrer_domain or "", atom.country or "", atom.device)
+            for i, n in enumerate((atom.events, atom.sessions, atom.visitors)):
+                audience[key][i] += n
+    totals: Counter[tuple[str, str]] = Counter()
+    opened: Counter[tuple[str, str]] = Counter()
+    for (site_id, _, query), (typed, results, _) in searches.items():
+        totals[(site_id, query)] += typed
+        opened[(site_id, query)] += results
+    gaps = [(*key, n) for key, n in totals.items() if n > 0 and opened[key] == 0]
+    worst_pages = []
+    for (space_id, page_id), c in ratings.items():
+        rated = c["ratings"]
+        if rated:
+            row = (space_id, page_id, rated, c["bad"], c["ok"], c["good"], c["comments"])
+            worst_pages.append((*row, views[(space_id, page_id)]))
+    worst_answers = []
+    for (site_id, question), c in answers.items():
+        up, down = c["1"], c["-1"]
+        if up + down:
+            worst_answers.append((site_id, question, up + down, up, down, c["asked"]))
+    return {
+        "searches": sorted((*key, *row) for key, row in searches.items()),
+        "search_gaps": sorted(gaps, key=lambda r: (-r[2], r[0], r[1])),
+        "worst_pages": sorted(worst_pages, key=lambda r: ((r[5] - r[3]) / r[2], -r[2], r[0], r[1])),
+        "worst_answers": sorted(
+            worst_answers, key=lambda r: ((r[3] - r[4]) / r[2], -r[4], r[0], r[1])
+        ),
+        "audience": sorted((*key, *row) for key, row in audience.items()),
     }
 
 

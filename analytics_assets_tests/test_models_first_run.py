@@ -28,16 +28,17 @@ from analytics_assets_tests.test_models import CREDENTIALS_ENV, MODELS, _page_vi
 
 
 def test_the_declared_site_insights_columns_are_the_loaded_ones() -> None:
-    """`source_or_empty` stands in for site_insights_daily with the columns `_sources.yml`
-    declares; they must be the ones the sync loads, so the staging view has the same shape."""
+    """`source_or_empty` stands in for each site insights table with the columns `_sources.yml`
+    declares; they must be the ones the sync loads, so the staging views have the same shape."""
     import yaml
 
-    from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+    from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES
 
     sources = yaml.safe_load((PROJECT_DIR / "models/staging/_sources.yml").read_text())
     (gitbook,) = sources["sources"]
-    table = next(t for t in gitbook["tables"] if t["name"] == SITE_INSIGHTS_DAILY.name)
-    assert [c["name"] for c in table["columns"]] == list(SITE_INSIGHTS_DAILY.columns)
+    declared = {t["name"]: [c["name"] for c in t.get("columns", [])] for t in gitbook["tables"]}
+    for spec in SITE_INSIGHTS_TABLES:
+        assert declared[spec.name] == list(spec.columns), spec.name
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -91,7 +92,8 @@ def test_the_models_job_is_green_on_a_new_account_before_any_site_insights_day(
             MODELS
         )
         assert query("select count(*) from analytics.page_views_daily") == [(0,)]
-        assert query("select count(*) from analytics.broken_urls") == [(0,)]
+        for mart in ("broken_urls", "search_queries_daily", "worst_rated_pages_30d"):
+            assert query(f"select count(*) from analytics.{mart}") == [(0,)], mart
         assert query("select count(*) from analytics.members_by_role")[0][0] > 0
 
         day = recent_days(1)

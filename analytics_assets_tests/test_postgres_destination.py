@@ -134,18 +134,17 @@ def test_site_insights_partitions_replace_their_days_on_postgres(
 ) -> None:
     """dlt's delete-insert on (site_id, day) behaves on PostgreSQL as on DuckDB: a re-run of
     a day replaces it, other days stay, and the table's checks pass."""
-    from analytics_assets.defs.checks.tables import build_table_checks
+    from analytics_assets.defs.checks.tables import build_site_insights_checks
     from analytics_assets.defs.sync.site_insights import (
         build_site_insights_assets,
         site_insights_partitions,
     )
-    from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
     from analytics_assets.settings import OperationsConfig
 
     days = [date(2024, 6, 29), date(2024, 6, 30)]
     assets = [
         build_site_insights_assets(site_insights_partitions(date(2024, 1, 1))),
-        build_table_checks(SITE_INSIGHTS_DAILY, OperationsConfig()),
+        build_site_insights_checks(OperationsConfig()),
     ]
     assert pg_runner.materialize(["organizations", "sites"]).success
     for day in (*days, days[-1]):

@@ -1,5 +1,5 @@
-"""`site_insights_daily` end to end: the bundled API (which validates every request body against
-GitBook's 0.202.0 schema), Dagster's partitioned materialization, a real DuckDB file."""
+"""The site insights tables end to end: the bundled API (which validates every request body
+against GitBook's 0.202.0 schema), Dagster's partitioned materialization, a real DuckDB file."""
 
 import dataclasses
 import json
@@ -23,21 +23,28 @@ from dagster._core.storage.tags import (
 )
 
 from analytics_assets.definitions import defs
-from analytics_assets.defs.checks.tables import build_table_checks
+from analytics_assets.defs.checks.quality import VISITOR_TEXT
+from analytics_assets.defs.checks.tables import build_site_insights_checks
 from analytics_assets.defs.sync.site_insights import (
     build_site_insights_assets,
     site_insights_partitions,
 )
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
-from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.site_insights_groupings import GROUPINGS
 from analytics_assets.gitbook.site_insights_source import replaced_scope
 from analytics_assets.settings import (
     SCHEDULE_TIMEZONE_ENV,
     SITE_INSIGHTS_START_ENV,
     OperationsConfig,
 )
-from analytics_assets_tests.harness import TEST_TOKEN, Runner, failure_message
+from analytics_assets_tests.harness import (
+    TEST_TOKEN,
+    Runner,
+    expected_rows,
+    failure_message,
+    loaded_rows,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 6, 30)
@@ -63,7 +70,7 @@ def load(
     """Materialize one day, or the days first..last in one run (how a backfill runs them)."""
     assets: list[Any] = [site_insights()]
     if with_checks:
-        assets.append(build_table_checks(SITE_INSIGHTS_DAILY, OperationsConfig()))
+        assets.append(build_site_insights_checks(OperationsConfig()))
     if last is None:
         return materialize(
             assets,
@@ -110,6 +117,11 @@ def aggregate_bodies(api: FakeGitBookAPI) -> list[dict[str, Any]]:
     return [r.body for r in api.requests_to(SITE_INSIGHTS_AGGREGATE)]
 
 
+def pages_query(body: Any) -> bool:
+    """Whether a body is site_insights_daily's query (only it groups by display context)."""
+    return {"column": "displayContext"} in body["groupBy"]
+
+
 def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> None:
     result = load(runner, DAY)
 
@@ -131,16 +143,20 @@ def test_a_partition_loads_exactly_its_day(runner: Runner, dataset: Dataset) -> 
         "and (page_space_id is not null "
         "or event_type not in ('page_view', 'search_open_result'))"
     ) == [(0,)]
-    # Every query asked for exactly the partition's UTC day, and GitBook's schema accepted it.
+    # One query per table, site and day; each asked for exactly the partition's UTC day, and
+    # GitBook's schema accepted it.
     served = runner.api.requests_to(SITE_INSIGHTS_AGGREGATE)
-    assert len(served) == len(dataset.published_site_ids())
+    assert len(served) == len(GROUPINGS) * len(dataset.published_site_ids())
     assert all(r.status == 200 for r in served)
     assert {json.dumps(b["range"], sort_keys=True) for b in aggregate_bodies(runner.api)} == {
         json.dumps({"from": "2024-06-30T00:00:00.000Z", "to": "2024-06-30T23:59:59.999Z"})
     }
     events = result.asset_materializations_for_node("gitbook_site_insights")
-    assert [e.partition for e in events] == [DAY.isoformat()]
-    assert events[0].metadata["dagster/row_count"].value == len(expected_day(dataset, DAY))
+    assert {e.asset_key.path[-1]: e.partition for e in events} == {
+        grouping.name: DAY.isoformat() for grouping in GROUPINGS
+    }
+    counts = {e.asset_key.path[-1]: e.metadata["dagster/row_count"].value for e in events}
+    assert counts == {g.name: len(expected_rows(dataset, g, [DAY])) for g in GROUPINGS}
 
 
 def test_a_backfill_range_is_one_run_with_exact_rows(runner: Runner, dataset: Dataset) -> None:
@@ -153,7 +169,13 @@ def test_a_backfill_range_is_one_run_with_exact_rows(runner: Runner, dataset: Da
     assert total == dataset.expected_site_insight_rows(days)
     for day in days:
         assert loaded_day(runner, day) == expected_day(dataset, day)
-    assert len(aggregate_bodies(runner.api)) == len(days) * len(dataset.published_site_ids())
+    # Every table holds exactly what the raw events say, over the whole range.
+    for grouping in GROUPINGS:
+        loaded = loaded_rows(runner.warehouse.query, grouping)
+        assert loaded == expected_rows(dataset, grouping, days), grouping.name
+        assert loaded, f"{grouping.name} has rows in the demo data"
+    sites, tables = len(dataset.published_site_ids()), len(GROUPINGS)
+    assert len(aggregate_bodies(runner.api)) == len(days) * sites * tables
     assert len(runner.instance.get_runs()) == 1
 
 
@@ -184,6 +206,7 @@ def test_changed_numbers_replace_the_old_ones(runner: Runner, dataset: Dataset) 
         Fault(
             route=SITE_INSIGHTS_AGGREGATE,
             match_path=path,
+            match_body=pages_query,
             status=200,
             body={
                 "columns": [
@@ -266,18 +289,40 @@ def test_checks_pass_on_a_clean_load_and_catch_bad_rows(runner: Runner) -> None:
     with duckdb.connect(str(runner.warehouse.duckdb_path)) as con:
         con.execute("update gitbook.site_insights_daily set events_count = -1 where rowid < 2")
         con.execute("update gitbook.site_insights_daily set site_id = 'ghost' where rowid = 5")
+        # A search typed twice: its key repeats, and the query is text a visitor wrote.
+        con.execute(
+            "insert into gitbook.site_searches_daily select * from gitbook.site_searches_daily "
+            "where search_query is not null limit 1"
+        )
+        (query,) = con.execute(
+            "select search_query from gitbook.site_searches_daily "
+            "group by all having count(*) > 1 limit 1"
+        ).fetchone()
     checks_only = materialize(
-        [site_insights(), build_table_checks(SITE_INSIGHTS_DAILY, OperationsConfig())],
+        [site_insights(), build_site_insights_checks(OperationsConfig())],
         selection=AssetSelection.all_asset_checks(),
         instance=runner.instance,
         resources=runner.resources(),
         raise_on_error=False,
     )
 
-    failed = {e.check_name: e for e in checks_only.get_asset_check_evaluations() if not e.passed}
-    assert set(failed) == {"counts_are_non_negative_integers", "site_id_exists_in_sites"}
-    assert failed["counts_are_non_negative_integers"].metadata["failing_rows"].value == 2
-    assert failed["site_id_exists_in_sites"].metadata["examples"].value == ["ghost"]
+    failed = {
+        (e.asset_key.path[-1], e.check_name): e
+        for e in checks_only.get_asset_check_evaluations()
+        if not e.passed
+    }
+    assert set(failed) == {
+        ("site_insights_daily", "counts_are_non_negative_integers"),
+        ("site_insights_daily", "site_id_exists_in_sites"),
+        ("site_searches_daily", "key_is_unique"),
+    }
+    counts = failed[("site_insights_daily", "counts_are_non_negative_integers")]
+    assert counts.metadata["failing_rows"].value == 2
+    orphan = failed[("site_insights_daily", "site_id_exists_in_sites")]
+    assert orphan.metadata["examples"].value == ["ghost"]
+    # The duplicate is named by its key, with the visitor's query masked.
+    duplicate = failed[("site_searches_daily", "key_is_unique")].metadata["examples"].value
+    assert duplicate[0][3] == VISITOR_TEXT and query not in repr(duplicate)
 
 
 def test_the_schedules_target_today_and_yesterday_in_utc(
@@ -307,6 +352,7 @@ def test_a_malformed_answer_fails_naming_site_day_and_path(
         Fault(
             route=SITE_INSIGHTS_AGGREGATE,
             status=200,
+            match_body=pages_query,
             body={
                 "columns": [
                     {"column": "eventType", "values": ["page_view", "search_open"]},
@@ -323,7 +369,18 @@ def test_a_malformed_answer_fails_naming_site_day_and_path(
     assert "resource 'site_insights_daily' at POST /v1/orgs/" in message
     assert "/insights/events/aggregate" in message
     assert "2024-06-30" in message and "columns have different lengths" in message
-    assert "site_insights_daily" not in runner.warehouse.tables()
+    assert "--select gitbook/site_insights_daily --partition-range" in message
+    # That table lost its only day; the other tables loaded it, and only they are materialized.
+    assert "site_insights_daily" not in runner.warehouse.tables() or (
+        runner.warehouse.count("site_insights_daily") == 0
+    )
+    materialized = result.asset_materializations_for_node("gitbook_site_insights")
+    others = [grouping for grouping in GROUPINGS if grouping.name != "site_insights_daily"]
+    assert {e.asset_key.path[-1] for e in materialized} == {g.name for g in others}
+    for grouping in others:
+        assert loaded_rows(runner.warehouse.query, grouping) == expected_rows(
+            dataset, grouping, [DAY]
+        )
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])

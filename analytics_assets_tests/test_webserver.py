@@ -34,6 +34,7 @@ from analytics_assets.devtools.webserver import (
     dagster_dev,
     group_members,
 )
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES
 from analytics_assets.settings import MODELS_AUTOMATION_SECONDS_ENV
 from analytics_assets_tests.harness import (
     ALL_CHECKS,
@@ -55,7 +56,7 @@ EXPECTED_SCHEDULES = {
 HOUR = 3600
 EXPECTED_FAIL_WINDOWS = {name: 26 * HOUR for name in EXPECTED_PARENTS} | {
     "insights_traffic": 2 * HOUR,
-    "site_insights_daily": 2 * HOUR,
+    **{spec.name: 2 * HOUR for spec in SITE_INSIGHTS_TABLES},
 }
 RUN_TIMEOUT = 180.0
 # The automation sensor's runs of the models, after the sync and after the backfill.
@@ -313,7 +314,7 @@ def sync_and_backfill(served: Served) -> None:
     today = datetime.now(timezone.utc).date()
     days = [today - timedelta(days=offset) for offset in (2, 1, 0)]
     backfill_id = dev.launch_backfill(
-        [["gitbook", "site_insights_daily"]], [day.isoformat() for day in days]
+        [["gitbook", spec.name] for spec in SITE_INSIGHTS_TABLES], [day.isoformat() for day in days]
     )
     backfill_status, runs = dev.wait_for_backfill(backfill_id, timeout=RUN_TIMEOUT)
     assert backfill_status == "COMPLETED_SUCCESS", runs

@@ -2,9 +2,10 @@
 
     python -m analytics_assets.devtools.demo [--duckdb-path data/demo.duckdb]
 
-Runs `gitbook_full_sync`, then the last seven UTC days of `site_insights_daily` in one
-backfill-style run, then the dbt models (`gitbook_models`), and prints the rows per table and two
-marts: the top pages and the broken URLs. Needs no token and no network: the API runs on a free
+Runs `gitbook_full_sync`, then the last seven UTC days of the site insights tables in one
+backfill-style run, then the dbt models (`gitbook_models`), and prints the rows per table and the
+first rows of four marts: the top pages, the broken URLs, the searches without results and the
+worst-rated pages. Needs no token and no network: the API runs on a free
 loopback port for the jobs' duration and checks a throwaway token. The demo writes to its own
 DuckDB file so that its generated data never mixes with a real sync's.
 """
@@ -45,6 +46,16 @@ MART_QUERIES = {
         "select site_title, url_path, views from analytics.broken_urls "
         "order by views desc, site_title, url_path limit 5",
     ),
+    "Searches without results, last 30 days (analytics.searches_without_results_30d)": (
+        ["rank", "site", "query", "searches"],
+        "select gap_rank, site_title, search_query, searches "
+        "from analytics.searches_without_results_30d order by gap_rank limit 5",
+    ),
+    "Worst-rated pages, last 30 days (analytics.worst_rated_pages_30d)": (
+        ["rank", "page", "score", "ratings", "bad", "views"],
+        "select page_rank, page_title, round(rating_score, 2), ratings, rated_bad, views "
+        "from analytics.worst_rated_pages_30d order by page_rank limit 5",
+    ),
 }
 
 
@@ -73,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         "Syncing the bundled GitBook API: gitbook_full_sync, then the last "
-        f"{RECENT_DAYS} days of site_insights_daily, then the dbt models (gitbook_models; run "
+        f"{RECENT_DAYS} days of the site insights tables, then the dbt models (gitbook_models; run "
         "log: --log-level DEBUG) ...",
         flush=True,
     )

@@ -1,6 +1,6 @@
 """The CI gate: sync, run every asset check, print the results, fail on any ERROR check.
 
-The sync is `gitbook_full_sync` plus the last seven UTC days of `site_insights_daily`, then
+The sync is `gitbook_full_sync` plus the last seven UTC days of the site insights tables, then
 `gitbook_models` (dbt build: the models and their tests, which are asset checks too).
 
     python -m analytics_assets.devtools.gate                     # bundled API -> throwaway DuckDB

@@ -34,7 +34,7 @@ from analytics_assets.defs.resources import (
     PIPELINES_DIR_ENV,
     TOKEN_ENV,
 )
-from analytics_assets.defs.sync.site_insights import SITE_INSIGHTS_KEY
+from analytics_assets.defs.sync.site_insights import SITE_INSIGHTS_KEYS
 from analytics_assets.devtools.bundled import bundled_gitbook, recent_days
 from analytics_assets.devtools.webserver import DagsterDev, DagsterDevError, dagster_dev
 
@@ -162,7 +162,7 @@ def materialize_everything(dev: DagsterDev) -> None:
         errors = "\n".join(dev.run_errors(run_id))
         raise DagsterDevError(f"the full sync ended {status}:\n{errors}")
     days = [day.isoformat() for day in recent_days()]
-    backfill_id = dev.launch_backfill([SITE_INSIGHTS_KEY.path], days)
+    backfill_id = dev.launch_backfill([key.path for key in SITE_INSIGHTS_KEYS], days)
     status, runs = dev.wait_for_backfill(backfill_id)
     if status != "COMPLETED_SUCCESS":
         raise DagsterDevError(f"the site insights backfill ended {status}: {runs}")

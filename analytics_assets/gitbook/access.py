@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analytics_assets.gitbook.errors import GitBookAccessError
-from analytics_assets.gitbook.settings import CONTENT, REQUIRE_FULL_ACCESS_ENV, SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.settings import CONTENT, REQUIRE_FULL_ACCESS_ENV, SITE_INSIGHTS_TABLES
 
 
 def rows_after_refusal(resource: str) -> str:
@@ -23,7 +23,7 @@ def rows_after_refusal(resource: str) -> str:
     (content.py); site insights replace only the days the run loads."""
     if resource == CONTENT.name:
         return f"'{resource}' keeps the rows it had of it"
-    if resource == SITE_INSIGHTS_DAILY.name:
+    if resource in {spec.name for spec in SITE_INSIGHTS_TABLES}:
         return f"'{resource}' holds no rows of it for the days this run loads"
     return f"'{resource}' holds no rows of it after this sync"
 

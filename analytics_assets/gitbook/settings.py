@@ -67,6 +67,9 @@ class ResourceSpec:
     "not served to this account", and this hint is the run log's warning instead of a failure."""
     scope: str | None = None
     """The OAuth scope GitBook's 0.202.0 description puts this operation behind (`security`)."""
+    visitor_text: tuple[str, ...] = ()
+    """Columns of text that visitors wrote (search queries, questions, comments): stored, but
+    never shown in logs or check metadata."""
 
     def parent_id_in(self, path: str) -> str | None:
         """The parent's id in a request path of this endpoint (None: no parent in the path)."""
@@ -276,20 +279,58 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     INSIGHTS_TRAFFIC,
 )
 
-SITE_INSIGHTS_DAILY = ResourceSpec(
-    scope="site:insights:read",
-    name="site_insights_daily",
-    path="/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate",
-    data_selector="columns",
-    # The issue's (site, day, event type, page) plus the URL path: every 404 has a null page and
-    # differs only by URL, and page ids repeat across a site's spaces. A URL can 404 for some
-    # visitors because adaptive content hid its page ("conditional") and for others not. The
-    # same page is read by people (visitor_bot null) and by crawlers and AI agents, on the site
-    # or through GitBook's MCP server (display_context).
-    primary_key=(
-        "site_id",
-        "day",
-        "event_type",
+SITE_INSIGHTS_PATH = "/v1/orgs/{organization_id}/sites/{site_id}/insights/events/aggregate"
+_COUNTS = {
+    "events_count": _col("bigint"),
+    "sessions_count": _col("bigint"),
+    "visitors_count": _col("bigint"),
+    "query_split": _col("text"),
+}
+
+
+def _site_insights_spec(
+    name: str,
+    key: tuple[str, ...],
+    columns: dict[str, TColumnSchema],
+    description: str,
+    visitor_text: tuple[str, ...] = (),
+) -> ResourceSpec:
+    """A table of aggregated site events: per site, UTC day and event type, then `key`.
+
+    Every one is loaded from the same endpoint, by the same daily-partitioned run."""
+    return ResourceSpec(
+        scope="site:insights:read",
+        name=name,
+        path=SITE_INSIGHTS_PATH,
+        data_selector="columns",
+        primary_key=("site_id", "day", "event_type", *key),
+        description=(
+            f"{description} (POST /v1/orgs/{{organizationId}}/sites/{{siteId}}/insights/events/"
+            "aggregate, API 0.202.0). visitor_bot is null for people, else the crawler or AI "
+            "agent. Daily partitions."
+        ),
+        columns={
+            "site_id": _col("text", nullable=False),
+            "organization_id": _col("text", nullable=False),
+            "day": _col("date", nullable=False),
+            "event_type": _col("text", nullable=False),
+            **columns,
+            "visitor_bot": _col("text"),
+            **_COUNTS,
+        },
+        parent="sites",
+        parent_key="site_id",
+        visitor_text=visitor_text,
+    )
+
+
+SITE_INSIGHTS_DAILY = _site_insights_spec(
+    "site_insights_daily",
+    # The URL path: every 404 has a null page and differs only by URL, and page ids repeat
+    # across a site's spaces. A URL can 404 for some visitors because adaptive content hid its
+    # page ("conditional") and for others not. The same page is read by people and by crawlers
+    # and AI agents, on the site or through GitBook's MCP server (display_context).
+    (
         "page_space_id",
         "page_id",
         "url_path",
@@ -297,37 +338,65 @@ SITE_INSIGHTS_DAILY = ResourceSpec(
         "visitor_bot",
         "display_context",
     ),
-    description=(
-        "Events, sessions and visitors per site, UTC day, event type and page (POST /v1/orgs/"
-        "{organizationId}/sites/{siteId}/insights/events/aggregate, API 0.202.0). is_not_found "
-        "marks a page view or opened search result that resolved to no page (a 404, with its "
-        "url_path); page_not_found_type 'conditional' marks a 404 that adaptive content "
-        "explains, which broken-link reports leave out; visitor_bot is null for people, else "
-        "the crawler or AI agent; display_context is where the events happened (site, embed, "
-        "server, mcp). Daily partitions."
-    ),
-    columns={
-        "site_id": _col("text", nullable=False),
-        "organization_id": _col("text", nullable=False),
-        "day": _col("date", nullable=False),
-        "event_type": _col("text", nullable=False),
+    {
         "page_space_id": _col("text"),
         "page_id": _col("text"),
         "url_path": _col("text"),
         "is_not_found": _col("bool"),
         "page_not_found_type": _col("text"),
-        "visitor_bot": _col("text"),
         "display_context": _col("text"),
-        "events_count": _col("bigint"),
-        "sessions_count": _col("bigint"),
-        "visitors_count": _col("bigint"),
-        "query_split": _col("text"),
     },
-    parent="sites",
-    parent_key="site_id",
+    "Events, sessions and visitors per site, UTC day, event type and page. is_not_found marks "
+    "a page view or opened search result that resolved to no page (a 404, with its url_path); "
+    "page_not_found_type 'conditional' marks a 404 that adaptive content explains, which "
+    "broken-link reports leave out; display_context is where the events happened (site, "
+    "embed, server, mcp)",
 )
+SITE_SEARCHES_DAILY = _site_insights_spec(
+    "site_searches_daily",
+    ("search_query", "page_space_id", "page_id", "visitor_bot"),
+    {"search_query": _col("text"), "page_space_id": _col("text"), "page_id": _col("text")},
+    "Searches per site, UTC day and query: the queries typed (search_type_query) and the "
+    "results opened (search_open_result, with the page opened; a null page is a 404)",
+    visitor_text=("search_query",),
+)
+SITE_PAGE_FEEDBACK_DAILY = _site_insights_spec(
+    "site_page_feedback_daily",
+    ("page_space_id", "page_id", "rating", "comment", "visitor_bot"),
+    {
+        "page_space_id": _col("text"),
+        "page_id": _col("text"),
+        "rating": _col("text"),
+        "comment": _col("text"),
+    },
+    "Page ratings per site, UTC day, page and rating (bad, ok, good): page_post_feedback "
+    "events, and page_post_feedback_comment events with the comment",
+    visitor_text=("comment",),
+)
+SITE_AI_QUESTIONS_DAILY = _site_insights_spec(
+    "site_ai_questions_daily",
+    ("question", "response_rating", "visitor_bot"),
+    {"question": _col("text"), "response_rating": _col("bigint")},
+    "Questions to the AI assistant per site, UTC day and question: ask_question events, and "
+    "ask_rate_response events with the answer's rating (1 or -1)",
+    visitor_text=("question",),
+)
+SITE_AUDIENCE_DAILY = _site_insights_spec(
+    "site_audience_daily",
+    ("referrer_domain", "country", "device", "visitor_bot"),
+    {"referrer_domain": _col("text"), "country": _col("text"), "device": _col("text")},
+    "Page views per site, UTC day, referrer domain, country (ISO 3166 alpha-2) and device",
+)
+SITE_INSIGHTS_TABLES: tuple[ResourceSpec, ...] = (
+    SITE_INSIGHTS_DAILY,
+    SITE_SEARCHES_DAILY,
+    SITE_PAGE_FEEDBACK_DAILY,
+    SITE_AI_QUESTIONS_DAILY,
+    SITE_AUDIENCE_DAILY,
+)
+"""The daily-partitioned tables: one run loads the same days of all of them."""
 
-TABLES: tuple[ResourceSpec, ...] = (*RESOURCES, SITE_INSIGHTS_DAILY)
+TABLES: tuple[ResourceSpec, ...] = (*RESOURCES, *SITE_INSIGHTS_TABLES)
 """Every table, whichever pipeline loads it."""
 RESOURCES_BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in TABLES}
 

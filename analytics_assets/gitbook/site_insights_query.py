@@ -1,5 +1,6 @@
-"""Site insights for one site and one UTC day: the query bodies, the column-to-row pivot, and
-the splitting that keeps a day with more groups than GitBook's `limit` complete.
+"""Site insights for one site, one UTC day and one grouping (one table; see
+`site_insights_groupings.py`): the query bodies, the column-to-row pivot, and the splitting that
+keeps a day with more groups than GitBook's `limit` complete.
 
 GitBook answers `POST .../insights/events/aggregate` with at most 1,000 groups and truncates
 silently. A day is fetched in one query when it has fewer; otherwise per event type (each group
@@ -21,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from analytics_assets.gitbook.errors import GitBookError
+from analytics_assets.gitbook.site_insights_groupings import PAGE, PAGE_COLUMNS, PAGES, Grouping
 
 QUERY_LIMIT = 1000
 """GitBook's maximum `limit` for an aggregation query."""
@@ -36,18 +38,6 @@ COUNTS = {
     "visitorsCount": "visitors_count",
 }
 SELECT = [{"column": column} for column in COUNTS]
-GROUP_BY = [
-    {"column": "datetime", "interval": "day"},
-    {"column": "eventType"},
-    {"column": "page"},
-    {"column": "urlPath"},
-    # Why a URL was a 404: "conditional" (adaptive content hid a page that exists) or null.
-    {"column": "eventPageNotFoundType"},
-    # Who: null for a person, else the crawler or AI agent (googlebot, chatgpt, claude, ...).
-    {"column": "visitorBot"},
-    # Where: the site, an embed, GitBook's server (markdown for tools) or its MCP server.
-    {"column": "displayContext"},
-]
 DAY_MS = 24 * 60 * 60 * 1000
 FINEST_WINDOW_MS = 1
 """The narrowest window a split can query: one millisecond of one event type."""
@@ -105,13 +95,13 @@ def aggregate_body(
     day: date,
     *,
     where: Sequence[Mapping[str, Any]] = (),
-    group_by: Sequence[Body] = GROUP_BY,
+    group_by: Sequence[Body] | None = None,
     window: Window | None = None,
 ) -> Body:
     """A `SiteInsightsQueryEventsAggregation` for one day, or one window of it."""
     body: Body = {
         "select": list(SELECT),
-        "groupBy": list(group_by),
+        "groupBy": PAGES.group_by() if group_by is None else list(group_by),
         "range": (window or Window(day)).as_range(),
         "limit": QUERY_LIMIT,
     }
@@ -149,8 +139,15 @@ def _count(value: Any, column: str) -> int:
     return int(value) if float(value).is_integer() else value
 
 
-def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> dict[str, Any]:
-    """One warehouse row.
+def to_row(
+    group: Mapping[str, Any],
+    *,
+    site_id: str,
+    day: date,
+    split: str,
+    grouping: Grouping = PAGES,
+) -> dict[str, Any]:
+    """One warehouse row of `grouping`'s table.
 
     GitBook's `page` is null for an event that resolved to no page, which for a page view or
     an opened search result is a 404 (`is_not_found`): kept, with its `url_path`, because
@@ -161,25 +158,22 @@ def to_row(group: Mapping[str, Any], *, site_id: str, day: date, split: str) -> 
     site itself (`display_context` "site") can be 404s: a tool's request for a page's markdown
     or an MCP read that finds nothing is not a visitor at a broken URL.
     """
-    page = group.get("page")
-    context = group.get("displayContext")  # null: GitBook's default, the site
-    row: dict[str, Any] = {
-        "site_id": site_id,
-        "day": day,
-        "event_type": group["eventType"],
-        "page_id": page.get("page") if isinstance(page, Mapping) else None,
-        "page_space_id": page.get("space") if isinstance(page, Mapping) else None,
-        "url_path": group.get("urlPath"),
-        "is_not_found": (
-            page is None
+    row: dict[str, Any] = {"site_id": site_id, "day": day, "event_type": group["eventType"]}
+    for column, name in grouping.columns:
+        value = group.get(column)
+        if column == PAGE:
+            page = value if isinstance(value, Mapping) else {}
+            row.update(zip(PAGE_COLUMNS, (page.get("space"), page.get("page")), strict=True))
+        else:
+            row[name] = value
+    if grouping.marks_not_found:
+        context = group.get("displayContext")  # null: GitBook's default, the site
+        row["is_not_found"] = (
+            group.get(PAGE) is None
             and group["eventType"] in NOT_FOUND_EVENTS
             and context in (None, SITE_CONTEXT)
-        ),
-        "page_not_found_type": group.get("eventPageNotFoundType"),
-        "visitor_bot": group.get("visitorBot"),
-        "display_context": context,
-        "query_split": split,
-    }
+        )
+    row["query_split"] = split
     for column, name in COUNTS.items():
         row[name] = _count(group.get(column), column)
     return row
@@ -192,25 +186,26 @@ def _bucket_day(group: Mapping[str, Any]) -> date | None:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
 
 
-def _key(group: Mapping[str, Any]) -> tuple[Any, ...]:
-    page = group.get("page")
-    page_key = (page.get("space"), page.get("page")) if isinstance(page, Mapping) else None
+def _hashable(value: Any) -> Any:
+    """A group value as a dict key: GitBook's page is an object."""
+    return tuple(sorted(value.items())) if isinstance(value, Mapping) else value
+
+
+def _key(group: Mapping[str, Any], grouping: Grouping) -> tuple[Any, ...]:
     return (
         group.get("eventType"),
-        page_key,
-        group.get("urlPath"),
-        group.get("eventPageNotFoundType"),
-        group.get("visitorBot"),
-        group.get("displayContext"),
+        *(_hashable(group.get(column)) for column, _ in grouping.columns),
     )
 
 
-def _sum_windows(parts: Iterable[list[dict[str, Any]]]) -> list[tuple[dict[str, Any], int]]:
+def _sum_windows(
+    parts: Iterable[list[dict[str, Any]]], grouping: Grouping
+) -> list[tuple[dict[str, Any], int]]:
     """The same group's counts from disjoint windows added up, with how many windows had it."""
     summed: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
     for groups in parts:
         for group in groups:
-            key = _key(group)
+            key = _key(group, grouping)
             if key not in summed:
                 summed[key] = (dict(group), [1])
                 continue
@@ -221,17 +216,21 @@ def _sum_windows(parts: Iterable[list[dict[str, Any]]]) -> list[tuple[dict[str, 
     return [(group, seen[0]) for group, seen in summed.values()]
 
 
-def _windows_of(post: Post, day: date, event_type: str, site_id: str) -> list[list[dict[str, Any]]]:
+def _windows_of(
+    post: Post, day: date, event_type: str, site_id: str, grouping: Grouping
+) -> list[list[dict[str, Any]]]:
     """Every group of one event type, as the complete results of disjoint time windows.
 
     A window whose answer fills the limit may be cut off, so it is halved and asked again.
     """
-    by_type = equals("eventType", event_type)
+    by_type = [equals("eventType", event_type)]
     complete: list[list[dict[str, Any]]] = []
     pending = [Window(day)]
+    group_by = grouping.group_by()
     while pending:
         window = pending.pop()
-        groups = pivot(post(aggregate_body(day, where=[by_type], window=window)))
+        body = aggregate_body(day, where=by_type, group_by=group_by, window=window)
+        groups = pivot(post(body))
         if len(groups) < QUERY_LIMIT:
             complete.append(groups)
         elif window.width > FINEST_WINDOW_MS:
@@ -245,25 +244,31 @@ def _windows_of(post: Post, day: date, event_type: str, site_id: str) -> list[li
     return complete
 
 
-def fetch_day(post: Post, day: date, *, site_id: str) -> list[dict[str, Any]]:
-    """Every group of `day` for one site as warehouse rows, splitting until nothing is cut off."""
-    groups = pivot(post(aggregate_body(day)))
+def fetch_day(
+    post: Post, day: date, *, site_id: str, grouping: Grouping = PAGES
+) -> list[dict[str, Any]]:
+    """Every group of `day` for one site as rows of `grouping`'s table, splitting until nothing
+    is cut off."""
+    where, group_by = grouping.where(), grouping.group_by()
+    groups = pivot(post(aggregate_body(day, where=where, group_by=group_by)))
     if len(groups) < QUERY_LIMIT:
-        return _rows(((group, 1) for group in groups), site_id, day, exact=SPLIT_NONE)
+        return _rows(((g, 1) for g in groups), site_id, day, grouping, exact=SPLIT_NONE)
 
-    types = [
-        group["eventType"]
-        for group in pivot(post(aggregate_body(day, group_by=[{"column": "eventType"}])))
-    ]
+    by_type = aggregate_body(day, where=where, group_by=[{"column": "eventType"}])
     rows: list[dict[str, Any]] = []
-    for event_type in types:
-        parts = _windows_of(post, day, event_type, site_id)
-        rows += _rows(_sum_windows(parts), site_id, day, exact=SPLIT_EVENT_TYPE)
+    for event_type in [group["eventType"] for group in pivot(post(by_type))]:
+        parts = _windows_of(post, day, event_type, site_id, grouping)
+        rows += _rows(_sum_windows(parts, grouping), site_id, day, grouping, exact=SPLIT_EVENT_TYPE)
     return rows
 
 
 def _rows(
-    groups: Iterable[tuple[Mapping[str, Any], int]], site_id: str, day: date, *, exact: str
+    groups: Iterable[tuple[Mapping[str, Any], int]],
+    site_id: str,
+    day: date,
+    grouping: Grouping,
+    *,
+    exact: str,
 ) -> list[dict[str, Any]]:
     """Rows of groups with how many windows each came from: one window is exact (`exact`)."""
     rows = []
@@ -272,5 +277,5 @@ def _rows(
         if bucket is not None and bucket != day:
             raise ValueError(f"asked for {day} but GitBook returned a group for {bucket}")
         split = exact if windows == 1 else SPLIT_EVENT_TYPE_AND_TIME
-        rows.append(to_row(group, site_id=site_id, day=day, split=split))
+        rows.append(to_row(group, site_id=site_id, day=day, split=split, grouping=grouping))
     return rows

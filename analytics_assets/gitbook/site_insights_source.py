@@ -1,14 +1,17 @@
-"""The site insights dlt source: every site's aggregated events for the given UTC days.
+"""The site insights dlt source: every site's aggregated events for the given UTC days, one
+table per grouping (`site_insights_groupings.py`).
 
 Its own source (and, in Dagster, its own pipeline) because its days come from a partition: the
 unpartitioned tables never wait for, or get partitioned with, it. Organizations and sites are
-discovered with the same `rest_api` entries as the main source, unloaded here; each (site, day)
-of a published site is then one task for a parallelized transformer that posts the day's
-aggregation queries. The loaded resource replaces the run's days whole (see `replaced_scope`).
+discovered once, with the same `rest_api` entries as the main source, unloaded here; each
+(site, day) of a published site is then one task per table for a parallelized transformer that
+posts the day's aggregation queries. Each table replaces the run's days whole (see
+`replaced_scope`).
 
-A day that fails (GitBook errors for it after the retries, or answers it malformed) is recorded
-in `FailedDays` and left out of the load, rows and delete alike; the other days still load.
-Failures no day escapes (token, permissions, rate-limit budget) still stop the run.
+A day that fails for a table (GitBook errors for it after the retries, or answers it malformed)
+is recorded in that table's `FailedDays` and left out of that table's load, rows and delete
+alike; its other days, and the other tables, still load. Failures no day escapes (token,
+permissions, rate-limit budget) still stop the run.
 """
 
 from __future__ import annotations
@@ -43,18 +46,16 @@ from analytics_assets.gitbook.settings import (
     ORGANIZATIONS,
     PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
-    SITE_INSIGHTS_DAILY,
     SITES,
     SOURCE_NAME,
 )
+from analytics_assets.gitbook.site_insights_groupings import GROUPINGS, Grouping
 from analytics_assets.gitbook.site_insights_query import fetch_day
 from analytics_assets.gitbook.source import SCHEMA_CONTRACT, discovery_resources
 
 logger = logging.getLogger(__name__)
 
 SITE_INSIGHTS_SOURCE_NAME = "gitbook_site_insights"
-SITE_DAYS_RESOURCE = "site_days"
-SITE_DAY_ROWS_RESOURCE = "site_day_rows"
 
 
 @dlt.source(name=SITE_INSIGHTS_SOURCE_NAME, section=SOURCE_NAME, schema_contract=SCHEMA_CONTRACT)
@@ -74,16 +75,17 @@ def site_insights_source(
     info: Callable[[str], None] = logger.info,
     on_page: Callable[[str], None] | None = None,
     access: Access | None = None,
-    failed_days: FailedDays | None = None,
+    failed_days: dict[str, FailedDays] | None = None,
 ) -> list[DltResource]:
-    """`site_insights_daily` rows of every published site the token sees, for each day in `days`.
+    """Each grouping's rows of every published site the token sees, for each day in `days`.
 
     Settings are shared with the main source (`[sources.gitbook]` in dlt's config). A site whose
     insights the token may not read (403) is skipped through `access`, like the main source's.
-    Days that could not be loaded are recorded in `failed_days`, for the caller to report.
+    Days that could not be loaded are recorded in `failed_days` under their table's name, for
+    the caller to report.
     """
     access = access or Access(warn=warn)
-    failed = failed_days if failed_days is not None else FailedDays()
+    failed_days = failed_days if failed_days is not None else {}
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
     session = build_session(
         max_retries=max_retries,
@@ -108,9 +110,6 @@ def site_insights_source(
         )
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(access_token), session=session)
-    guard = child_guard(
-        SITE_INSIGHTS_DAILY, attempts=max_retries + 1, warn=warn, on_page=on_page, access=access
-    )
 
     # Discovered before extraction: the load's delete scope names the sites that exist now.
     listed = list(sites)
@@ -118,56 +117,92 @@ def site_insights_source(
     unpublished = sorted(str(site["id"]) for site in listed if site.get("published") is False)
     if unpublished:
         info(f"Skipping {len(unpublished)} unpublished site(s): {', '.join(unpublished)}")
-    tasks = dlt.resource(
-        # One task per (site, day), so the days of one site are fetched concurrently too.
-        [
-            {"organization_id": site["organization_id"], "site_id": site["id"], "day": day}
-            for site in listed
-            if str(site["id"]) not in unpublished
-            for day in days
-        ],
-        name=SITE_DAYS_RESOURCE,
-        selected=False,
-    )
+    site_days = [
+        {"organization_id": site["organization_id"], "site_id": site["id"], "day": day}
+        for site in listed
+        if str(site["id"]) not in unpublished
+        for day in days
+    ]
+    site_ids = [str(site["id"]) for site in listed]
 
-    @dlt.transformer(name=SITE_DAY_ROWS_RESOURCE, parallelized=True, selected=False)
-    def site_day_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
-        day: date = task["day"]
-        if day in failed:  # another site already lost this day: it will not load anyway
-            return []
-        path = SITE_INSIGHTS_DAILY.path.format(
-            organization_id=PathSegment(task["organization_id"]),
-            site_id=PathSegment(task["site_id"]),
+    def table(grouping: Grouping) -> DltResource:
+        failed = failed_days.setdefault(grouping.name, FailedDays())
+        guard = child_guard(
+            grouping.spec, attempts=max_retries + 1, warn=warn, on_page=on_page, access=access
         )
+        # One task per (site, day), so the days of one site are fetched concurrently too.
+        tasks = dlt.resource(site_days, name=f"{grouping.name}_site_days", selected=False)
 
-        def post(body: dict[str, Any]) -> Any:
-            return client.post(path, json=body, hooks={"response": [guard]}).json()
+        @dlt.transformer(name=f"{grouping.name}_rows", parallelized=True, selected=False)
+        def site_day_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
+            day: date = task["day"]
+            if day in failed:  # another site already lost this day: it will not load anyway
+                return []
+            path = grouping.spec.path.format(
+                organization_id=PathSegment(task["organization_id"]),
+                site_id=PathSegment(task["site_id"]),
+            )
 
-        try:
-            rows = fetch_day(post, day, site_id=str(task["site_id"]))
-        except IgnoreResponseException:  # deleted after it was listed, or its insights refused
-            return []
-        except RUN_LEVEL_ERRORS:
-            raise
-        except ValueError as exc:  # an answer whose columns do not line up, or another day
-            return _day_failed(
-                day,
-                f"GitBook's answer for resource '{SITE_INSIGHTS_DAILY.name}' at POST {path} "
-                f"(site '{task['site_id']}') is malformed: {exc}",
-            )
-        except GitBookError as exc:  # an error status left after the retries, cut-off groups
-            return _day_failed(day, str(exc))
-        except RequestException as exc:  # no answer at all after the retries
-            return _day_failed(
-                day,
-                f"{type(exc).__name__} for resource '{SITE_INSIGHTS_DAILY.name}' at POST "
-                f"{path} on every attempt",
-            )
-        for row in rows:
-            row["organization_id"] = str(task["organization_id"])
+            def post(body: dict[str, Any]) -> Any:
+                return client.post(path, json=body, hooks={"response": [guard]}).json()
+
+            where = f"resource '{grouping.name}' at POST {path} (site '{task['site_id']}')"
+            try:
+                rows = fetch_day(post, day, site_id=str(task["site_id"]), grouping=grouping)
+            except IgnoreResponseException:  # deleted after it was listed, or its insights refused
+                return []
+            except RUN_LEVEL_ERRORS:
+                raise
+            except ValueError as exc:  # an answer whose columns do not line up, or another day
+                return _day_failed(failed, day, f"GitBook's answer for {where} is malformed: {exc}")
+            except GitBookError as exc:  # an error status left after the retries, cut-off groups
+                return _day_failed(failed, day, str(exc))
+            except RequestException as exc:  # no answer at all after the retries
+                return _day_failed(
+                    failed, day, f"{type(exc).__name__} for {where} on every attempt"
+                )
+            for row in rows:
+                row["organization_id"] = str(task["organization_id"])
+            return rows
+
+        @dlt.resource(
+            name=grouping.name,
+            primary_key=list(grouping.spec.primary_key),
+            columns=dict(grouping.spec.columns),
+            write_disposition={
+                "disposition": "merge",
+                "strategy": "delete-insert",
+                "destination_scope": replaced_scope(days, site_ids, unpublished),
+            },
+        )
+        def rows() -> Iterator[Any]:
+            """The run's days, replaced whole, in one transaction: every row of those days, and
+            every row of a site that no longer exists, is deleted; then the rows fetched now are
+            inserted. The marker puts the table in the load even when nothing was fetched, so
+            the delete still runs (and the table exists).
+
+            The hints are set again once every task is done, when the failed days are known:
+            the last hints are the ones dlt loads with, so a failed day is neither deleted nor
+            inserted, and a table that lost every day is left as it was.
+            """
+            yield dlt.mark.materialize_table_schema()
+            yield from tasks | site_day_rows
+            loaded = [day for day in days if day not in failed]
+            disposition: dict[str, Any] = {
+                "disposition": "merge",
+                "strategy": "delete-insert",
+                "destination_scope": replaced_scope(loaded, site_ids, unpublished),
+            }
+            if failed:
+                disposition["source_filter"] = f"day IN ({sql_literals(_iso(loaded))})"
+            if not loaded:
+                disposition["destination_scope"] = disposition["source_filter"] = NOTHING
+            hints = make_hints(write_disposition=disposition)  # type: ignore[arg-type]
+            yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
+
         return rows
 
-    def _day_failed(day: date, reason: str) -> list[dict[str, Any]]:
+    def _day_failed(failed: FailedDays, day: date, reason: str) -> list[dict[str, Any]]:
         if day not in failed:
             warn(
                 f"Site insights for {day} could not be loaded ({reason}). The other days go "
@@ -176,47 +211,11 @@ def site_insights_source(
         failed.record(day, reason)
         return []
 
-    site_ids = [str(site["id"]) for site in listed]
+    return [table(grouping) for grouping in GROUPINGS]
 
-    @dlt.resource(
-        name=SITE_INSIGHTS_DAILY.name,
-        primary_key=list(SITE_INSIGHTS_DAILY.primary_key),
-        columns=dict(SITE_INSIGHTS_DAILY.columns),
-        write_disposition={
-            "disposition": "merge",
-            "strategy": "delete-insert",
-            "destination_scope": replaced_scope(days, site_ids, unpublished),
-        },
-    )
-    def site_insights_daily() -> Iterator[Any]:
-        """The run's days, replaced whole, in one transaction: every row of those days, and
-        every row of a site that no longer exists, is deleted; then the rows fetched now are
-        inserted. The marker puts the table in the load even when nothing was fetched, so the
-        delete still runs (and the table exists).
 
-        The hints are set again once every task is done, when the failed days are known: the
-        last hints are the ones dlt loads with, so a failed day is neither deleted nor inserted.
-        """
-        yield dlt.mark.materialize_table_schema()
-        yield from tasks | site_day_rows
-        loaded = [day for day in days if day not in failed]
-        if not loaded:
-            reasons = "; ".join(f"{day}: {reason}" for day, reason in failed.reasons().items())
-            raise GitBookError(
-                f"No day of resource '{SITE_INSIGHTS_DAILY.name}' could be loaded ({reasons}). "
-                "Nothing was changed in the warehouse; fix the cause or re-run later."
-            )
-        disposition: dict[str, Any] = {
-            "disposition": "merge",
-            "strategy": "delete-insert",
-            "destination_scope": replaced_scope(loaded, site_ids, unpublished),
-        }
-        if failed:
-            disposition["source_filter"] = f"day IN ({sql_literals(_iso(loaded))})"
-        hints = make_hints(write_disposition=disposition)  # type: ignore[arg-type]
-        yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
-
-    return [site_insights_daily]
+NOTHING = "1 = 0"
+"""A scope and a filter that select no row: a table that lost every day keeps what it had."""
 
 
 def _iso(days: Sequence[date]) -> list[str]:

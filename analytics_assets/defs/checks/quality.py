@@ -57,9 +57,21 @@ class Tables:
         return Finding(1, [], f"table {name} does not exist in the destination yet")
 
 
+VISITOR_TEXT = "(visitor text)"
+"""Shown instead of a value visitors wrote (a search query, a comment), which is never logged."""
+
+
 def _plain(value: Any) -> Any:
     """A JSON-safe example value: timestamps and other objects become their text."""
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def _example(row: Sequence[Any], columns: Sequence[str], hidden: Sequence[str]) -> list[Any]:
+    """A row of `columns` as a JSON-safe example, with the `hidden` columns' values masked."""
+    return [
+        VISITOR_TEXT if name in hidden and value is not None else _plain(value)
+        for name, value in zip(columns, row, strict=False)
+    ]
 
 
 def storage_columns(
@@ -72,10 +84,14 @@ def storage_columns(
 
 
 def primary_key_violations(
-    db: Tables, table: str, key: Sequence[str], not_null: Sequence[str] | None = None
+    db: Tables,
+    table: str,
+    key: Sequence[str],
+    not_null: Sequence[str] | None = None,
+    hidden: Sequence[str] = (),
 ) -> Finding:
     """Rows whose key repeats (GROUP BY treats nulls as equal) or has a null in `not_null`
-    (by default every part of the key)."""
+    (by default every part of the key); `hidden` key columns are masked in the examples."""
     if missing := db.missing(table):
         return missing
     cols = ", ".join(db.col(k) for k in key)
@@ -86,7 +102,7 @@ def primary_key_violations(
         f"having {having} order by count(*) desc"
     )
     failing = sum(int(row[-1]) for row in rows)
-    return Finding(failing, [[_plain(v) for v in row[:-1]] for row in rows[:EXAMPLE_LIMIT]])
+    return Finding(failing, [_example(row[:-1], key, hidden) for row in rows[:EXAMPLE_LIMIT]])
 
 
 def orphans(db: Tables, table: str, column: str, parent: str) -> Finding:
@@ -131,15 +147,22 @@ def invalid_traffic(db: Tables, table: str, now: datetime) -> Finding:
     return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])
 
 
-def invalid_counts(db: Tables, table: str, counts: Sequence[str], key: Sequence[str]) -> Finding:
-    """Rows with a null, negative or fractional value in any of `counts`; examples are keys."""
+def invalid_counts(
+    db: Tables,
+    table: str,
+    counts: Sequence[str],
+    key: Sequence[str],
+    hidden: Sequence[str] = (),
+) -> Finding:
+    """Rows with a null, negative or fractional value in any of `counts`; examples are keys,
+    with the `hidden` columns masked."""
     if missing := db.missing(table):
         return missing
     bad = " or ".join(
         f"{c} is null or {c} < 0 or {c} <> floor({c})" for c in (db.col(n) for n in counts)
     )
     rows = db.rows(f"select {', '.join(db.col(k) for k in key)} from {db.table(table)} where {bad}")
-    return Finding(len(rows), [[_plain(v) for v in row] for row in rows[:EXAMPLE_LIMIT]])
+    return Finding(len(rows), [_example(row, key, hidden) for row in rows[:EXAMPLE_LIMIT]])
 
 
 def row_count(db: Tables, table: str) -> int:

@@ -44,8 +44,8 @@ from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
 from analytics_assets.defs.sync.translator import asset_key
 from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
-from analytics_assets.gitbook.settings import TABLES, ResourceSpec
-from analytics_assets.settings import SITE_INSIGHTS_TABLE, TRAFFIC_TABLE, OperationsConfig
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES, TABLES, ResourceSpec
+from analytics_assets.settings import SITE_INSIGHTS_NAMES, TRAFFIC_TABLE, OperationsConfig
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ Rule = Callable[[CheckInputs], Finding]
 MUST_HAVE_ROWS = ("users", "organizations")
 # The step that checks every unpartitioned table.
 GITBOOK_CHECKS_NAME = "gitbook_checks"
+# The step that checks the partitioned site insights tables.
+SITE_INSIGHTS_CHECKS_NAME = "site_insights_checks"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
             f"({', '.join(not_null)}) is null; duplicates mean double-counted metrics.",
             error,
             True,
-            lambda i: primary_key_violations(i.db, spec.name, spec.primary_key, not_null),
+            lambda i: primary_key_violations(
+                i.db, spec.name, spec.primary_key, not_null, spec.visitor_text
+            ),
         )
     checks = [
         key_check,
@@ -208,7 +212,7 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 lambda i: stale_traffic(i.db, spec.name, ops.traffic_max_data_age),
             ),
         ]
-    if spec.name == SITE_INSIGHTS_TABLE:
+    if spec.name in SITE_INSIGHTS_NAMES:
         counts = [name for name in spec.columns if name.endswith("_count")]
         checks.append(
             Check(
@@ -216,7 +220,9 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
                 f"Every one of {', '.join(counts)} is a non-negative whole number.",
                 error,
                 False,
-                lambda i: invalid_counts(i.db, spec.name, counts, spec.primary_key),
+                lambda i: invalid_counts(
+                    i.db, spec.name, counts, spec.primary_key, spec.visitor_text
+                ),
             )
         )
     return checks
@@ -324,11 +330,11 @@ def build_group_checks(
     return group_checks
 
 
-def build_table_checks(
-    spec: ResourceSpec, ops: OperationsConfig, clock: Callable[[], datetime] | None = None
+def build_site_insights_checks(
+    ops: OperationsConfig, clock: Callable[[], datetime] | None = None
 ) -> AssetChecksDefinition:
-    """The checks of one table in a step of their own (the partitioned site insights)."""
-    return build_group_checks(f"{spec.name}_checks", [spec], ops, clock)
+    """The partitioned site insights tables' checks, in a step of their own."""
+    return build_group_checks(SITE_INSIGHTS_CHECKS_NAME, SITE_INSIGHTS_TABLES, ops, clock)
 
 
 def build_checks(
@@ -336,12 +342,11 @@ def build_checks(
 ) -> list[AssetChecksDefinition]:
     """Two steps: every unpartitioned table with its history, and the partitioned site insights
     (their job is partitioned, so their checks run in its runs)."""
-    unpartitioned = [s for s in TABLES if s.name != SITE_INSIGHTS_TABLE]
+    unpartitioned = [s for s in TABLES if s.name not in SITE_INSIGHTS_NAMES]
     unpartitioned += [history.spec for history in HISTORIES]
-    site_insights = next(s for s in TABLES if s.name == SITE_INSIGHTS_TABLE)
     return [
         build_group_checks(GITBOOK_CHECKS_NAME, unpartitioned, ops, clock),
-        build_table_checks(site_insights, ops, clock),
+        build_site_insights_checks(ops, clock),
     ]
 
 

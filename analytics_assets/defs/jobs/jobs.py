@@ -5,7 +5,7 @@ from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG
 
 from analytics_assets.defs.models import MODELS_GROUP
 from analytics_assets.defs.sync.translator import GROUP_NAME, asset_key
-from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES
 
 FULL_SYNC_JOB_NAME = "gitbook_full_sync"
 TRAFFIC_SYNC_JOB_NAME = "gitbook_traffic_sync"
@@ -34,7 +34,7 @@ def max_runtime(job_name: str, seconds: int | None = None) -> dict[str, str]:
     return {MAX_RUNTIME_SECONDS_TAG: str(seconds or MAX_RUNTIME_SECONDS[job_name])}
 
 
-_site_insights = AssetSelection.assets(asset_key(SITE_INSIGHTS_DAILY.name))
+_site_insights = AssetSelection.assets(*(asset_key(spec.name) for spec in SITE_INSIGHTS_TABLES))
 
 # The partitioned site insights have their own job: one job cannot mix partitioned and
 # unpartitioned assets, and a day's insights should not wait for a full sync.
@@ -58,7 +58,7 @@ gitbook_site_insights_job = define_asset_job(
     name=SITE_INSIGHTS_JOB_NAME,
     tags=max_runtime(SITE_INSIGHTS_JOB_NAME),
     selection=_site_insights,
-    description="Load the chosen UTC day(s) of site_insights_daily, then check the table.",
+    description="Load the chosen UTC day(s) of every site insights table, then check them.",
 )
 
 # The models refresh by declarative automation (defs/models/automation.py); this job builds

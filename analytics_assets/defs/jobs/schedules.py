@@ -57,10 +57,10 @@ def build_schedules(ops: OperationsConfig) -> list[ScheduleDefinition]:
          "insights_traffic and its parents, every hour."),
         ("gitbook_hourly_site_insights_today", gitbook_site_insights_job,
          ops.site_insights_today_cron, _utc_day(0),
-         "Today's site_insights_daily partition (UTC), every hour while the day runs."),
+         "Today's site insights partition (UTC), every hour while the day runs."),
         ("gitbook_daily_site_insights_close_day", gitbook_site_insights_job,
          ops.site_insights_close_day_cron, _utc_day(1),
-         "Yesterday's site_insights_daily partition (UTC), once, with the day's final numbers."),
+         "Yesterday's site insights partition (UTC), once, with the day's final numbers."),
     ]  # fmt: skip
     return [
         ScheduleDefinition(

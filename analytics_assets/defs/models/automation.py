@@ -8,7 +8,7 @@ still exactly one dlt pipeline run; the automation sensor then starts one dbt ru
 due on that tick.
 
 The condition is Dagster's `eager()` with one change: `eager()` waits while any dependency is
-missing, and for an unpartitioned model over the daily-partitioned `site_insights_daily` that
+missing, and for an unpartitioned model over the daily-partitioned site insights tables that
 means while *any* day since the start date is missing, which is forever. Here a dependency counts
 as present once it has any materialized partition. It also waits for the raw tables' blocking
 checks to pass, so a table with duplicate keys never reaches a mart. Between models, `dbt build`

@@ -1,10 +1,12 @@
-"""`gitbook/site_insights_daily`: a daily-partitioned asset with its own dlt pipeline.
+"""The site insights tables (`gitbook/site_insights_daily` and the other groupings of
+`site_insights_groupings.py`): daily-partitioned assets with their own dlt pipeline.
 
-Its own `@dlt_assets` so its partitions never force partitions on the other tables, and its own
-pipeline name in a run-private working folder so two runs never share a pipeline's local state.
-A run covers one day or, in a backfill, a range of days; each day replaces its rows. A day that
-fails does not stop the others: they load and are marked materialized one partition at a time,
-and the run then fails naming the failed days and the command that re-runs only them.
+Their own `@dlt_assets` so their partitions never force partitions on the other tables, and
+their own pipeline name in a run-private working folder so two runs never share a pipeline's
+local state. A run covers one day or, in a backfill, a range of days, for every table (or the
+selected ones); each day replaces its rows. A day that fails for a table does not stop the
+others: they load and are marked materialized one partition at a time, and the run then fails
+naming the failed days and the command that re-runs only them.
 
 Backfills are single runs (`BackfillPolicy.single_run()`): inside a run every (site, day) is a
 task for dlt's extract workers, so a month costs little more wall time than a day, and
@@ -40,12 +42,12 @@ from analytics_assets.defs.sync.failures import explained_failures
 from analytics_assets.defs.sync.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.defs.sync.translator import GitBookTranslator, asset_key
 from analytics_assets.gitbook.failed_days import FailedDays, contiguous_ranges
-from analytics_assets.gitbook.settings import SITE_INSIGHTS_DAILY
+from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES
 from analytics_assets.settings import OperationsConfig
 
 SITE_INSIGHTS_ASSETS_NAME = "gitbook_site_insights"
 SITE_INSIGHTS_PIPELINE = "gitbook_site_insights"
-SITE_INSIGHTS_KEY = asset_key(SITE_INSIGHTS_DAILY.name)
+SITE_INSIGHTS_KEYS = [asset_key(spec.name) for spec in SITE_INSIGHTS_TABLES]
 
 
 def site_insights_partitions(start: date) -> DailyPartitionsDefinition:
@@ -63,8 +65,8 @@ def days_between(start: date, end: date) -> list[date]:
 
 def _template() -> DltSource:
     """The source's shape for the asset spec; each run builds the real one."""
-    resource = dlt_resource([], name=SITE_INSIGHTS_DAILY.name)
-    return DltSource(Schema(SITE_INSIGHTS_PIPELINE), SITE_INSIGHTS_PIPELINE, [resource])
+    resources = [dlt_resource([], name=spec.name) for spec in SITE_INSIGHTS_TABLES]
+    return DltSource(Schema(SITE_INSIGHTS_PIPELINE), SITE_INSIGHTS_PIPELINE, resources)
 
 
 def build_site_insights_assets(
@@ -75,7 +77,9 @@ def build_site_insights_assets(
     progress_seconds: float = DEFAULT_PROGRESS_SECONDS,
 ) -> AssetsDefinition:
     """The partitioned multi-asset; a backfill of any range of days is one run."""
-    windows = {SITE_INSIGHTS_DAILY.name: freshness_window} if freshness_window else None
+    windows = None
+    if freshness_window:
+        windows = {spec.name: freshness_window for spec in SITE_INSIGHTS_TABLES}
     translator = GitBookTranslator(destination=destination, freshness_windows=windows)
 
     @dlt_assets(
@@ -97,7 +101,7 @@ def build_site_insights_assets(
         window = context.partition_time_window
         days = days_between(window.start.date(), window.end.date())
         context.log.info(f"Site insights for {len(days)} UTC day(s): {days[0]} .. {days[-1]}")
-        failed = FailedDays()
+        failed: dict[str, FailedDays] = {}
         with explained_failures(gitbook.attempts()):
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
@@ -119,37 +123,51 @@ def build_site_insights_assets(
                 results = list(
                     run_source(context, dlt, translator, source, pipeline, warehouse, access)
                 )
+        failed = {table: days for table, days in failed.items() if days}
         if not failed:
             yield from results
             return
-        loaded = [day for day in days if day not in failed]
-        for result in results:  # a result would mark every day of the run materialized
-            for day in loaded:
-                yield AssetMaterialization(
-                    asset_key=result.asset_key,  # type: ignore[arg-type]
-                    partition=day.isoformat(),
-                    metadata=result.metadata,
-                )
+        for result in results:
+            table = result.asset_key.path[-1]  # type: ignore[union-attr]
+            if table not in failed:
+                yield result
+                continue
+            for day in days:  # a result would mark every day of the run materialized
+                if day not in failed[table]:
+                    yield AssetMaterialization(
+                        asset_key=result.asset_key,  # type: ignore[arg-type]
+                        partition=day.isoformat(),
+                        metadata=result.metadata,
+                    )
         raise Failure(
-            description=failed_days_message(failed, loaded),
-            metadata={"failed_days": MetadataValue.json([d.isoformat() for d in failed.days])},
+            description=failed_days_message(failed, days),
+            metadata={
+                "failed_days": MetadataValue.json(
+                    {table: [d.isoformat() for d in f.days] for table, f in failed.items()}
+                )
+            },
         )
 
     return site_insights_assets
 
 
-def failed_days_message(failed: FailedDays, loaded: list[date]) -> str:
-    """Which days did not load and why, and the command that re-runs only them."""
-    reasons = "; ".join(f"{day}: {reason}" for day, reason in failed.reasons().items())
+def failed_days_message(failed: dict[str, FailedDays], days: list[date]) -> str:
+    """Which days of which tables did not load and why, and the command that re-runs only them."""
+    reasons = "; ".join(
+        f"{table} {day}: {why}"
+        for table, table_failed in failed.items()
+        for day, why in table_failed.reasons().items()
+    )
     commands = " and ".join(
         "dagster asset materialize -m analytics_assets.definitions --select "
-        f"{SITE_INSIGHTS_KEY.to_user_string()} --partition-range {first}...{last}"
-        for first, last in contiguous_ranges(failed.days)
+        f"{asset_key(table).to_user_string()} --partition-range {first}...{last}"
+        for table, table_failed in failed.items()
+        for first, last in contiguous_ranges(table_failed.days)
     )
     return (
-        f"Site insights: {len(failed.days)} UTC day(s) could not be loaded and kept the rows "
-        f"they had ({reasons}). The other {len(loaded)} day(s) loaded and are materialized. "
-        f"Once the cause is fixed, re-run only the failed day(s): {commands} (or backfill those "
+        f"Site insights: some UTC days could not be loaded and kept the rows they had "
+        f"({reasons}). Every other day of the run's {len(days)} loaded and is materialized. "
+        f"Once the cause is fixed, re-run only the failed days: {commands} (or backfill those "
         "partitions from the asset's page in the UI)."
     )
 
@@ -160,7 +178,7 @@ def defs() -> Definitions:
     assets = build_site_insights_assets(
         site_insights_partitions(ops.site_insights_start),
         destination=WarehouseResource().resolve_destination(),
-        freshness_window=ops.freshness_window_for(SITE_INSIGHTS_DAILY.name),
+        freshness_window=ops.freshness_window_for(SITE_INSIGHTS_TABLES[0].name),
         progress_seconds=ops.progress_seconds,
     )
     return Definitions(assets=[assets])

@@ -13,7 +13,9 @@ and the day, computed on first request. Every day of a published site has data, 
 range works, today's too; an unpublished site has none (it has no visitors). The atoms hold the
 awkward cases a client of GitBook meets: broken URLs, 404s on gated pages (``conditional``),
 events in a space but on no particular page, and (opt-in) a bot burst of thousands of 404 URLs
-in one hour, which only sub-hour ranges can split.
+in one hour, which only sub-hour ranges can split. They also carry what the events say (search
+queries, some without results; page feedback ratings and comments; AI questions and rated
+answers) and who sent them (referrer, country, device).
 """
 
 from __future__ import annotations
@@ -399,9 +401,15 @@ A day with N groups therefore has ``ceil``-ish 0.6 N page_view groups (N=1500: 9
 GitBook's 1000-row limit per type; N=3000: 1800, over it) and about 0.1 N of each other type.
 """
 SEARCH_OPEN_RESULT = "search_open_result"
-SITE_EVENT_TYPES = (*dict.fromkeys(SITE_EVENT_CYCLE), SEARCH_OPEN_RESULT)
-"""Every event type of the demo: the cycle's, and search_open_result, which some search_open
-groups become (see ``_site_day_atoms``)."""
+SEARCH_TYPE_QUERY = "search_type_query"
+PAGE_POST_FEEDBACK_COMMENT = "page_post_feedback_comment"
+ASK_RATE_RESPONSE = "ask_rate_response"
+FOLLOW_UP_EVENTS = (SEARCH_TYPE_QUERY, PAGE_POST_FEEDBACK_COMMENT, ASK_RATE_RESPONSE)
+"""Event types of ordinary days only: one event some groups emit after their own (typed query,
+feedback comment, rated answer; see ``_site_day_atoms``)."""
+SITE_EVENT_TYPES = (*dict.fromkeys(SITE_EVENT_CYCLE), SEARCH_OPEN_RESULT, *FOLLOW_UP_EVENTS)
+"""Every event type of the demo: the cycle's, search_open_result, which some search_open
+groups become, and the follow-up events (see ``_site_day_atoms``)."""
 MIN_GROUPS_PER_DAY = 6
 MAX_GROUPS_PER_DAY = 30
 PAGES_PER_SITE_SPACE = 25
@@ -435,6 +443,52 @@ AGENTS = ("googlebot", "chatgpt", "claude", "perplexity")
 """``visitorBot`` values the demo's machine visitors carry (from 0.202.0's enum)."""
 SCANNER = "unknown"
 """``visitorBot`` of the bot bursts' scanner: a bot GitBook cannot name."""
+
+SEARCH_QUERIES = (
+    "api token",
+    "sso",
+    "webhooks",
+    "export pdf",
+    "custom domain",
+    "dark mode",
+    "rate limits",
+    "delete account",
+)
+"""``eventSearchQuery`` of searches: only the first half ever has a result opened."""
+ASK_QUESTIONS = (
+    "How do I rotate my API token?",
+    "Can I export a space to PDF?",
+    "How do I set up SSO?",
+    "What are the API rate limits?",
+    "How do I add a custom domain?",
+    "Why did my webhook not fire?",
+)
+"""Questions asked of GitBook's AI (``eventSearchQuery`` of ask_question, ask_rate_response)."""
+ASK_RATINGS = (-1, -1, -1, 1)
+"""``eventAskResponseRating`` of a rated answer, drawn from these: three in four unhelpful."""
+FEEDBACK_RATINGS = ("bad", "ok", "good", "good")
+"""``eventPageFeedbackRating``, drawn from these: a quarter bad, a quarter ok, half good."""
+FEEDBACK_COMMENTS = (
+    "The example is out of date",
+    "Missing a step",
+    "Very clear, thanks!",
+    "A link on this page is broken",
+    "Please add a screenshot",
+)
+"""``eventPageFeedbackComment`` of page_post_feedback_comment events."""
+DEVICES = (*("desktop",) * 12, *("mobile",) * 6, "tablet", "unknown")
+"""``visitorDevice`` of people, drawn from these: 60% desktop, 30% mobile, 5% tablet, 5% unknown."""
+COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR", "JP", None)
+"""``visitorGeoCountry`` of people (ISO 3166 alpha-2), drawn from these; None: unknown."""
+REFERRER_DOMAINS = (
+    None,
+    "google.com",
+    "github.com",
+    "stackoverflow.com",
+    "chatgpt.com",
+    "news.ycombinator.com",
+)
+"""``referrerDomain`` of people, drawn from these; None: no referrer (a direct visit)."""
 SiteInsightTotals = tuple[int, int, int]
 """``(events, sessions, visitors)`` of one group."""
 
@@ -447,6 +501,10 @@ class SiteEventAtom:
     over atoms too (GitBook counts distinct ones; the difference does not matter to a client).
     An atom happens at one moment, ``hour`` plus ``second`` after midnight: ordinary atoms sit
     on the hour (``second`` 0), bot bursts spread over the hour so a client can split it.
+
+    Besides the :data:`SiteInsightKey` columns, an atom carries what its events say (a search
+    query, a rating, a comment) and who sent them (referrer, country, device): columns a query
+    can group or filter by, without adding groups to that key.
     """
 
     hour: int
@@ -466,6 +524,22 @@ class SiteEventAtom:
     """``visitorBot``: None for people, else the crawler or AI agent (:data:`AGENTS`)."""
     display_context: str = SITE
     """``displayContext``: :data:`SITE`, or :data:`MCP` for an agent reading through MCP."""
+    search_query: str | None = None
+    """``eventSearchQuery``: the events' ``query``, the search's (search_type_query,
+    search_open_result) or the question asked (ask_question, ask_rate_response); else None."""
+    feedback_rating: str | None = None
+    """``eventPageFeedbackRating`` ("bad", "ok" or "good") of page_post_feedback and
+    page_post_feedback_comment; else None."""
+    feedback_comment: str | None = None
+    """``eventPageFeedbackComment`` of page_post_feedback_comment; else None."""
+    ask_rating: int | None = None
+    """``eventAskResponseRating`` (1 or -1) of ask_rate_response; else None."""
+    referrer_domain: str | None = None
+    """``referrerDomain``: where the visitor came from; None: no referrer (direct)."""
+    country: str | None = None
+    """``visitorGeoCountry``: ISO 3166 alpha-2 (``"US"``); None: unknown."""
+    device: str = "unknown"
+    """``visitorDevice``: desktop, tablet, mobile or unknown."""
 
     def page_ref(self) -> dict[str, str | None] | None:
         """The ``page`` column's value, as GitBook returns it."""
@@ -550,6 +624,48 @@ def _agent_visit(site_id: str, day_tag: str, index: int) -> int | None:
     return agent if agent % 3 == 0 else None
 
 
+def _audience(bits: int) -> dict[str, Any]:
+    """A person's referrer, country and device, from 11 bits."""
+    return {
+        "device": DEVICES[bits % len(DEVICES)],
+        "country": COUNTRIES[(bits >> 5) % len(COUNTRIES)],
+        "referrer_domain": REFERRER_DOMAINS[(bits >> 8) % len(REFERRER_DOMAINS)],
+    }
+
+
+def _event_details(
+    event_type: str, index: int, bits: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What group ``index``'s events carry (a query, a rating), and the follow-up event the group
+    emits on an ordinary day, or None (see ``_site_day_atoms``)."""
+    half = len(SEARCH_QUERIES) // 2
+    if event_type == "search_open":
+        # Group 2 (on every site with pages) types a query no result is ever opened for.
+        pick = half + bits % half if index == 2 else bits % len(SEARCH_QUERIES)
+        return {}, {"event_type": SEARCH_TYPE_QUERY, "search_query": SEARCH_QUERIES[pick]}
+    if event_type == SEARCH_OPEN_RESULT:
+        query = SEARCH_QUERIES[bits % half]
+        return {"search_query": query}, {"event_type": SEARCH_TYPE_QUERY, "search_query": query}
+    if event_type == "page_post_feedback":
+        rating = FEEDBACK_RATINGS[bits % len(FEEDBACK_RATINGS)]
+        comment = {
+            "event_type": PAGE_POST_FEEDBACK_COMMENT,
+            "feedback_rating": rating,
+            "feedback_comment": FEEDBACK_COMMENTS[(bits >> 4) % len(FEEDBACK_COMMENTS)],
+        }
+        return {"feedback_rating": rating}, comment if (bits >> 2) % 3 == 0 else None
+    if event_type == "ask_question":
+        question = ASK_QUESTIONS[bits % len(ASK_QUESTIONS)]
+        rated = {
+            "event_type": ASK_RATE_RESPONSE,
+            "search_query": question,
+            "ask_rating": ASK_RATINGS[(bits >> 3) % len(ASK_RATINGS)],
+        }
+        first_or_third = index // len(SITE_EVENT_CYCLE) % 2 == 0
+        return {"search_query": question}, rated if first_or_third else None
+    return {}, None
+
+
 def _site_day_atoms(
     site_id: str, basename: str, pages: Sequence[_SitePage], day: date, groups: int
 ) -> tuple[SiteEventAtom, ...]:
@@ -566,6 +682,23 @@ def _site_day_atoms(
     :data:`MAX_GROUPS_PER_DAY` groups) a third of them are also visited by a crawler or AI
     agent (:data:`AGENTS`), once, in their first hour: the same group but for ``visitor_bot``,
     and half of those through GitBook's MCP server (``display_context`` :data:`MCP`).
+
+    What the events carry: search_open_result a query from the first half of
+    :data:`SEARCH_QUERIES`, page_post_feedback a rating (:data:`FEEDBACK_RATINGS`), ask_question
+    a question (:data:`ASK_QUESTIONS`), the same for every atom of the group. Who sent them: each
+    atom of people has its own device, country and referrer (:data:`DEVICES`,
+    :data:`COUNTRIES`, :data:`REFERRER_DOMAINS`); agents' atoms have none (device "unknown").
+
+    On an ordinary day some groups on a page or in a space (never a 404) also emit one
+    follow-up event of people (:data:`FOLLOW_UP_EVENTS`) in their first hour, at their page and
+    URL, with small counts: a search_type_query after every search_open (a query from all of
+    :data:`SEARCH_QUERIES`; group 2's from the second half, which no result is opened for, so
+    every ordinary day has searches without results) and after every search_open_result (its
+    query); a page_post_feedback_comment (same rating, a comment from
+    :data:`FEEDBACK_COMMENTS`) after a third of the page_post_feedback groups; an
+    ask_rate_response (same question, 1 or -1 from :data:`ASK_RATINGS`) after the day's first
+    and third ask_question groups. Follow-ups add groups (their own event types); big days have
+    none, so their groups are exactly the cycle's.
     Everything follows from ``(site_id, day, group index)``.
     """
     day_tag = day.isoformat()
@@ -633,21 +766,22 @@ def _site_day_atoms(
             key = page_key(variant)
         used.add(key)
         start, span = (h >> 40) % 24, 1 + (h >> 48) % 3
-        group = SiteEventAtom(
-            hour=start,
-            event_type=event_type,
-            page=ref,
-            url_path=key[3],
-            events=0,
-            sessions=0,
-            visitors=0,
-            page_not_found_type=not_found,
-        )
-        agent = _agent_visit(site_id, day_tag, i)
-        if groups <= MAX_GROUPS_PER_DAY and agent is not None:
+        bits = _digest(site_id, day_tag, str(i), "details")
+        details, follow_up = _event_details(event_type, i, bits)
+        group: dict[str, Any] = {
+            "event_type": event_type,
+            "page": ref,
+            "url_path": key[3],
+            "page_not_found_type": not_found,
+            **details,
+        }
+        ordinary = groups <= MAX_GROUPS_PER_DAY
+        agent = _agent_visit(site_id, day_tag, i) if ordinary else None
+        if agent is not None:
             sessions = 1 + (agent >> 8) % 2
-            visit = dataclasses.replace(
-                group,
+            visit = SiteEventAtom(
+                **group,
+                hour=start,
                 events=sessions + (agent >> 12) % 4,
                 sessions=sessions,
                 visitors=1,
@@ -655,14 +789,31 @@ def _site_day_atoms(
                 display_context=MCP if (agent >> 16) % 2 else SITE,
             )
             atoms.append(visit)
-        for hour in sorted({(start + 7 * j) % 24 for j in range(span)}):
-            bits = h >> (64 + (16 * hour) % 176)  # 16 fresh bits per hour
-            visitors = 1 + bits % 4
-            sessions = visitors + (bits >> 4) % 3
-            events = sessions + (bits >> 8) % 6
+        for j, hour in enumerate(sorted({(start + 7 * n) % 24 for n in range(span)})):
+            counts = h >> (64 + (16 * hour) % 176)  # 16 fresh bits per hour
+            visitors = 1 + counts % 4
+            sessions = visitors + (counts >> 4) % 3
+            events = sessions + (counts >> 8) % 6
+            audience = _audience(bits >> (32 + 48 * j))
             atoms.append(
-                dataclasses.replace(
-                    group, hour=hour, events=events, sessions=sessions, visitors=visitors
+                SiteEventAtom(
+                    **group,
+                    hour=hour,
+                    events=events,
+                    sessions=sessions,
+                    visitors=visitors,
+                    **audience,
+                )
+            )
+        if ordinary and follow_up is not None and ref is not None:
+            more = bits >> 200  # counts, then the audience
+            visitors = 1 + more % 3
+            sessions = visitors + (more >> 2) % 2
+            events = sessions + (more >> 3) % 3
+            fields = group | follow_up | _audience(more >> 5)
+            atoms.append(
+                SiteEventAtom(
+                    **fields, hour=start, events=events, sessions=sessions, visitors=visitors
                 )
             )
     atoms.sort(key=lambda a: a.hour)
@@ -915,16 +1066,15 @@ class Dataset:
 
     def groups_on(self, site_id: str, day: date) -> int:
         """How many distinct :data:`SiteInsightKey` groups the site has on ``day``: people's,
-        the agents' visits to some of them, and the bot burst's."""
+        on an ordinary day also the agents' visits to some of them and the follow-up events
+        (counted from the day's atoms), and the bot burst's."""
         if not self._has_events(site_id, day):
             return 0
-        burst = self.bot_bursts.get((site_id, day))
         people = self._ordinary_groups_on(site_id, day)
-        agents = 0
         if people <= MAX_GROUPS_PER_DAY:
-            day_tag = day.isoformat()
-            agents = sum(_agent_visit(site_id, day_tag, i) is not None for i in range(people))
-        return people + agents + (burst[1] if burst else 0)
+            return len({atom.key for atom in self.site_events(site_id, day)})
+        burst = self.bot_bursts.get((site_id, day))
+        return people + (burst[1] if burst else 0)  # a big day: one key per group, no more
 
     def _has_events(self, site_id: str, day: date) -> bool:
         return self.is_published(site_id) and (site_id, day) not in self.quiet_site_days

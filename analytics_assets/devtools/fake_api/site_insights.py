@@ -12,12 +12,15 @@ GitBook accepts. Then the query runs over the dataset's atoms (see
   (``last24Hours`` = the 24 hours before now, ``last3Months`` = 90 days).
 - ``groupBy``: datetime (interval hour or day, default day: ``t``'s hour or day), hourOfDay,
   dayOfWeek, eventType, page, urlPath, eventPageNotFoundType, visitorBot (null for a person),
-  displayContext.
+  displayContext; what the events say: eventSearchQuery (a search's query or an AI question),
+  eventPageFeedbackRating, eventPageFeedbackComment, eventAskResponseRating; who sent them:
+  referrerDomain, visitorGeoCountry, visitorDevice. An event with no such value groups as null
+  (a page_view's eventSearchQuery, a direct visit's referrerDomain), although 0.202.0's
+  response schema allows null only in visitorGeoCountry of these (a client should accept it).
   Anything else is a 400 that says the fake does not support it.
 - ``select``: eventsCount, sessionsCount, visitorsCount, summed (sessions and visitors too);
   without ``select`` the fake answers eventsCount.
-- ``where``: eventType, hourOfDay, dayOfWeek, page, urlPath, eventPageNotFoundType, visitorBot,
-  displayContext, datetime
+- ``where``: datetime and the other ``groupBy`` columns above
   with ``in`` (the default) or ``notIn``; hourOfDay, dayOfWeek and datetime also with the
   comparison operators, datetime compared with ``t`` itself. ``page``: ``null`` matches events
   with no page at all (for page_view, 404s, ``conditional`` ones included); ``{"page": null,
@@ -142,7 +145,15 @@ _GETTERS: dict[str, Getter] = {
     "eventPageNotFoundType": lambda a: a.atom.page_not_found_type,
     "visitorBot": lambda a: a.atom.visitor_bot,
     "displayContext": lambda a: a.atom.display_context,
+    "eventSearchQuery": lambda a: a.atom.search_query,
+    "eventPageFeedbackRating": lambda a: a.atom.feedback_rating,
+    "eventPageFeedbackComment": lambda a: a.atom.feedback_comment,
+    "eventAskResponseRating": lambda a: a.atom.ask_rating,
+    "referrerDomain": lambda a: a.atom.referrer_domain,
+    "visitorGeoCountry": lambda a: a.atom.country,
+    "visitorDevice": lambda a: a.atom.device,
 }
+"""Each column's value for an atom: what ``groupBy`` and ``where`` (but datetime) read."""
 
 
 def _render(name: str, value: Any) -> Any:
