@@ -24,6 +24,7 @@ from dagster_dlt import DagsterDltResource
 
 from analytics_assets.defs.checks.tables import build_checks
 from analytics_assets.defs.models.project import PROJECT_DIR, TARGET_PATH_ENV
+from analytics_assets.defs.report.assets import REPORT_PATH_ENV
 from analytics_assets.defs.resources import (
     BASE_URL_ENV,
     DESTINATION_ENV,
@@ -58,6 +59,7 @@ SETTINGS_ENV = (
     DUCKDB_PATH_ENV,
     PIPELINES_DIR_ENV,
     FULL_REFETCH_ENV,
+    REPORT_PATH_ENV,
 )
 # dbt's folder, shared by every test of this checkout (and kept for the next session): a folder
 # per test would parse the dbt project in each one, about 5 s of CPU. Its manifest is current

@@ -16,8 +16,9 @@ from dagster_dbt import DbtProject
 
 import analytics_assets
 from analytics_assets.definitions import defs
+from analytics_assets.defs.report.assets import REPORT_KEY
 from analytics_assets.defs.resources import DEFAULT_DUCKDB_PATH, WarehouseResource
-from analytics_assets.gitbook.settings import RESOURCES_BY_NAME
+from analytics_assets.gitbook.settings import RESOURCES_BY_NAME, SITE_INSIGHTS_TABLES
 from analytics_assets_tests.harness import DBT_TESTS, EXPECTED_PARENTS, TEST_TOKEN, Runner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +141,10 @@ def test_asset_kinds_follow_the_configured_destination(monkeypatch: pytest.Monke
         frozenset({"dlt", "postgres"})
     }
     models = [k for k in graph.get_all_asset_keys() if k.path[0] == "analytics"]
-    assert {frozenset(graph.get(k).kinds) for k in models} == {frozenset({"dbt", "postgres"})}
+    assert {frozenset(graph.get(k).kinds) for k in models if k != REPORT_KEY} == {
+        frozenset({"dbt", "postgres"})
+    }
+    assert graph.get(REPORT_KEY).kinds == {"html", "postgres"}
 
 
 def test_models_continue_the_lineage_of_the_raw_tables() -> None:
@@ -149,7 +153,8 @@ def test_models_continue_the_lineage_of_the_raw_tables() -> None:
     models = {k for k in graph.get_all_asset_keys() if k.path[0] == "analytics"}
     staging = {k for k in models if k.path[-1].startswith("stg_gitbook__")}
 
-    assert len(models) == 17 and len(staging) == 7
+    assert REPORT_KEY in models  # the report follows the marts, in their group
+    assert len(models) == 27 and len(staging) == 11  # 26 dbt models and the report
     raw_parents = {p for k in staging for p in graph.get(k).parent_keys}
     assert raw_parents == {
         key(n)
@@ -159,10 +164,11 @@ def test_models_continue_the_lineage_of_the_raw_tables() -> None:
             "org_members",
             "content",
             "sites",
-            "site_insights_daily",
             "insights_traffic",
+            *(spec.name for spec in SITE_INSIGHTS_TABLES),
         )
     }
+    assert {p.path[0] for p in graph.get(REPORT_KEY).parent_keys} == {"analytics"}
     assert all(graph.get(k).group_name == "analytics" for k in models)
     assert all(graph.get(k).automation_condition is not None for k in models)
     checks = [c for c in graph.asset_check_keys if c.asset_key.path[0] == "analytics"]

@@ -13,9 +13,13 @@ from analytics_assets_tests.harness import ALL_CHECKS
 def test_demo_runs_the_main_job_and_prints_rows_per_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    duckdb_path = tmp_path / "demo.duckdb"
+    duckdb_path, report = tmp_path / "demo.duckdb", tmp_path / "report.html"
     exit_code = demo.main(
-        ["--duckdb-path", str(duckdb_path), "--pipelines-dir", str(tmp_path / "pipelines")]
+        [
+            *("--duckdb-path", str(duckdb_path)),
+            *("--pipelines-dir", str(tmp_path / "pipelines")),
+            *("--report-path", str(report)),
+        ]
     )
 
     assert exit_code == 0
@@ -35,6 +39,11 @@ def test_demo_runs_the_main_job_and_prints_rows_per_table(
         assert rows[table] == count
     assert rows["site_insights_daily"] == Dataset.demo().expected_site_insight_rows(recent_days())
     assert f"Asset checks (dbt tests included): {ALL_CHECKS} of {ALL_CHECKS} passed." in printed
-    # Two marts next to the row counts: the top pages and the broken URLs.
-    assert "Top pages, last 30 days (analytics.top_pages_30d):" in printed
-    assert "Broken URLs, people's real 404s by views (analytics.broken_urls):" in printed
+    # Four marts next to the row counts, each with rows, and the report's path.
+    for title in demo.MART_QUERIES:
+        section = printed.split(f"{title}:\n", 1)[1].strip("\n").split("\n\n", 1)[0]
+        assert len(section.splitlines()) > 2, title  # the header, its rule, and a row at least
+    assert "Searches without results, last 30 days" in printed
+    assert "Worst-rated pages, last 30 days" in printed
+    assert f"The insights report, charts of the marts: {report.as_uri()}" in printed
+    assert "<svg" in report.read_text(encoding="utf-8")

@@ -21,6 +21,9 @@ from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 from analytics_assets.definitions import defs
 from analytics_assets.defs.models.automation import models_selection
 from analytics_assets.defs.models.project import RUNS_FOLDER, TARGET_PATH_ENV
+from analytics_assets.defs.report.assets import DEFAULT_REPORT_PATH, REPORT_KEY
+from analytics_assets.defs.report.charts import CHARTS
+from analytics_assets.defs.report.render import label
 from analytics_assets.defs.resources import GitBookResource, WarehouseResource
 from analytics_assets.devtools.bundled import (
     recent_days,
@@ -60,6 +63,7 @@ MODELS = {
     "worst_rated_pages_30d",
     "worst_rated_answers_30d",
     "audience_daily",
+    "insights_report",  # not dbt's: the page drawn from the marts, in the same group
 }
 # Models that read the site insights tables: they wait for their first partition.
 SITE_INSIGHTS_MODELS = {
@@ -81,6 +85,7 @@ SITE_INSIGHTS_MODELS = {
     "broken_urls",
     "conditional_404s",
     "unread_pages",
+    "insights_report",
 }
 # The marts as a person reads them, in a fixed order.
 MART_QUERIES = {
@@ -109,7 +114,7 @@ MART_QUERIES = {
     "worst_answers": "select site_id, question, ratings, rated_up, rated_down, asked "
     "from analytics.worst_rated_answers_30d order by answer_rank",
     "audience": "select site_id, day, coalesce(referrer_domain, ''), coalesce(country, ''), "
-    "device, views, sessions, visitors from analytics.audience_daily order by all",
+    "device, views, sessions, visitors from analytics.audience_daily order by 1, 2, 3, 4, 5",
 }
 
 Rows = list[tuple[Any, ...]]
@@ -381,6 +386,88 @@ def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
         "where is_broken_url and not is_person"
     )
     assert machines[0][0] > 0
+
+
+def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: Loaded) -> None:
+    """The demo's report, opened from disk in headless Chromium: each chart drew one bar (or
+    point) per row of its mart's query, labelled with the mart's text, and the page asked for
+    nothing over the network."""
+    (event,) = [
+        e for e in loaded.models.get_asset_materialization_events() if e.asset_key == REPORT_KEY
+    ]
+    metadata = event.materialization.metadata
+    path = Path(str(metadata["path"].value))
+    assert path == loaded.duckdb_path.parent / DEFAULT_REPORT_PATH
+    assert metadata["report"].value == path.as_uri() and metadata["empty_charts"].value == []
+    expected = {chart.id: loaded.query(chart.sql) for chart in CHARTS}
+    assert all(expected.values())
+
+    drawn, requests = draw(path)
+
+    for chart in CHARTS:
+        rows = expected[chart.id]
+        marks, labels, values = drawn[chart.id]
+        # Every point, and every bar but a zero's, has a size on the page.
+        drawable = [row for row in rows if chart.kind == "line" or row[-1] != 0]
+        assert marks == len(drawable), chart.id
+        if chart.kind == "bar":
+            assert labels[: len(rows)] == [shown(label(row[:-1])) for row in reversed(rows)]
+            assert values == [f"{float(row[-1]):,.{chart.decimals}f}" for row in reversed(rows)]
+    assert {url.split(":", 1)[0] for url in requests} == {"file"}
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """A label as pygal draws it: cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def draw(path: Path) -> tuple[dict[str, tuple[int, list[str], list[str]]], list[str]]:
+    """Per chart section: its drawn marks (bars or points with a non-empty box), its axis
+    labels and printed values; and every URL the page requested."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        message = "headless Chromium is not installed: apt-get install chromium (.ci/run does)"
+        if os.environ.get(REQUIRE_CHROMIUM_ENV):
+            pytest.fail(message)
+        pytest.skip(message)
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(path.as_uri())
+            drawn = page.evaluate(DRAWN_JS)
+        finally:
+            browser.close()
+    return {k: (v["marks"], v["labels"], v["values"]) for k, v in drawn.items()}, requests
+
+
+# Set by `.ci/run`: a machine without Chromium then fails instead of skipping.
+REQUIRE_CHROMIUM_ENV = "ANALYTICS_TESTS_REQUIRE_CHROMIUM"
+# Chromium on a machine with no network: no background connections, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DRAWN_JS = """
+() => Object.fromEntries([...document.querySelectorAll("section")].map(section => {
+  const sized = el => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const marks = [...section.querySelectorAll("svg .bar rect, svg circle.dot")].filter(sized);
+  const labels = [...section.querySelectorAll("svg .axis.y .guides text")].map(t => t.textContent);
+  const values = [...section.querySelectorAll("svg .text-overlay .value")].map(t => t.textContent);
+  return [section.id, {marks: marks.length, labels, values}];
+}))
+"""
 
 
 def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded: Loaded) -> None:

@@ -15,6 +15,8 @@ from analytics_assets.defs.models.project import (
     RUNS_FOLDER,
     TARGET_PATH_ENV,
 )
+from analytics_assets.defs.report.assets import DEFAULT_REPORT_PATH, REPORT_KEY
+from analytics_assets.defs.report.charts import CHARTS
 from analytics_assets.defs.resources import GitBookResource
 from analytics_assets.devtools.bundled import (
     recent_days,
@@ -94,6 +96,13 @@ def test_the_models_job_is_green_on_a_new_account_before_any_site_insights_day(
         assert query("select count(*) from analytics.page_views_daily") == [(0,)]
         for mart in ("broken_urls", "search_queries_daily", "worst_rated_pages_30d"):
             assert query(f"select count(*) from analytics.{mart}") == [(0,)], mart
+        # The report is written all the same: a sentence per chart, until a day is loaded.
+        (report,) = [
+            e for e in first.get_asset_materialization_events() if e.asset_key == REPORT_KEY
+        ]
+        metadata = report.materialization.metadata
+        assert metadata["empty_charts"].value == [chart.id for chart in CHARTS]
+        assert Path(str(metadata["path"].value)) == DEFAULT_REPORT_PATH.resolve()
         assert query("select count(*) from analytics.members_by_role")[0][0] > 0
 
         day = recent_days(1)

@@ -5,9 +5,10 @@
 Runs `gitbook_full_sync`, then the last seven UTC days of the site insights tables in one
 backfill-style run, then the dbt models (`gitbook_models`), and prints the rows per table and the
 first rows of four marts: the top pages, the broken URLs, the searches without results and the
-worst-rated pages. Needs no token and no network: the API runs on a free
-loopback port for the jobs' duration and checks a throwaway token. The demo writes to its own
-DuckDB file so that its generated data never mixes with a real sync's.
+worst-rated pages; the models run also writes the insights report (`data/demo_report.html`).
+Needs no token and no network: the API runs on a free loopback port for the jobs' duration and
+checks a throwaway token. The demo writes to its own DuckDB file and report so that its
+generated data never mixes with a real sync's.
 """
 
 import argparse
@@ -18,6 +19,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 from analytics_assets.defs.checks.quality import Tables, row_count
+from analytics_assets.defs.models.profile import scoped_env
+from analytics_assets.defs.report.assets import REPORT_PATH_ENV
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.devtools.bundled import RECENT_DAYS, bundled_gitbook, run_all
 from analytics_assets.devtools.report import format_table
@@ -25,6 +28,7 @@ from analytics_assets.gitbook.settings import TABLES
 
 DEFAULT_DEMO_DUCKDB = Path("data") / "demo.duckdb"
 DEFAULT_DEMO_PIPELINES_DIR = Path("data") / "demo_pipelines"
+DEFAULT_DEMO_REPORT = Path("data") / "demo_report.html"
 
 
 def row_counts(warehouse: WarehouseResource, tables: Sequence[str]) -> dict[str, int]:
@@ -69,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duckdb-path", type=Path, default=DEFAULT_DEMO_DUCKDB)
     parser.add_argument("--pipelines-dir", type=Path, default=DEFAULT_DEMO_PIPELINES_DIR)
+    parser.add_argument("--report-path", type=Path, default=DEFAULT_DEMO_REPORT)
     parser.add_argument(
         "--log-level",
         default="WARNING",
@@ -91,7 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # dagster-dbt echoes dbt's own log to stdout; shown with DEBUG, or when something failed.
     dbt_log = io.StringIO()
     quiet = args.log_level != "DEBUG"
-    with bundled_gitbook() as gitbook, redirect_stdout(dbt_log if quiet else sys.stdout):
+    report = {REPORT_PATH_ENV: str(args.report_path.resolve())}  # read by the report asset
+    with (
+        bundled_gitbook() as gitbook,
+        redirect_stdout(dbt_log if quiet else sys.stdout),
+        scoped_env(report),
+    ):
         results = run_all(gitbook, warehouse, log_level=args.log_level)
     if not all(result.success for result in results):
         print(dbt_log.getvalue(), file=sys.stderr)
@@ -112,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(headers, mart_rows(warehouse, sql)))
     passed = sum(check.passed for check in checks)
     print(f"\nAsset checks (dbt tests included): {passed} of {len(checks)} passed.")
+    print(f"The insights report, charts of the marts: {args.report_path.resolve().as_uri()}")
     return 0
 
 

@@ -10,7 +10,7 @@ materialization metadata and a WARN check. With `strict`, any refusal fails the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from analytics_assets.gitbook.errors import GitBookAccessError
@@ -24,7 +24,8 @@ def rows_after_refusal(resource: str) -> str:
     if resource == CONTENT.name:
         return f"'{resource}' keeps the rows it had of it"
     if resource in {spec.name for spec in SITE_INSIGHTS_TABLES}:
-        return f"'{resource}' holds no rows of it for the days this run loads"
+        tables = ", ".join(f"'{spec.name}'" for spec in SITE_INSIGHTS_TABLES)
+        return f"the site insights tables ({tables}) hold no rows of it for the days this run loads"
     return f"'{resource}' holds no rows of it after this sync"
 
 
@@ -54,6 +55,24 @@ class Access:
         self._refused: dict[str, dict[str, str]] = {}
         self._parents: dict[str, str] = {}
         self._skipped: dict[str, set[str]] = {}
+        self._kin: dict[str, str] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    def share(self, resources: Sequence[str]) -> None:
+        """`resources` are read from one endpoint (the site insights tables): GitBook refuses
+        them together, so one warning per parent speaks for all, and `refusal` answers for each
+        once any was refused."""
+        with self._lock:
+            self._kin.update({resource: resources[0] for resource in resources})
+
+    def refusal(self, resource: str, parent_id: str) -> str | None:
+        """Why GitBook refused this parent `resource` or a resource sharing its endpoint."""
+        with self._lock:
+            kin = self._kin.get(resource, resource)
+            for other, refused in self._refused.items():
+                if self._kin.get(other, other) == kin and parent_id in refused:
+                    return refused[parent_id]
+            return None
 
     def asked(self, resource: str, parent: str, parent_id: str) -> None:
         """The sync asked for `resource` of this parent (or decided from its permissions)."""
@@ -65,8 +84,10 @@ class Access:
         """Record a refusal and warn once per parent; in strict mode, fail the sync."""
         self.asked(resource, parent, parent_id)
         with self._lock:
-            first = parent_id not in self._refused.setdefault(resource, {})
-            self._refused[resource][parent_id] = reason
+            self._refused.setdefault(resource, {})[parent_id] = reason
+            warning = (self._kin.get(resource, resource), parent_id)
+            first = warning not in self._warned
+            self._warned.add(warning)
         if self.strict:
             raise GitBookAccessError(
                 f"GitBook refused resource '{resource}' for {parent} '{parent_id}': {reason}. "

@@ -85,6 +85,7 @@ def site_insights_source(
     the caller to report.
     """
     access = access or Access(warn=warn)
+    access.share([grouping.name for grouping in GROUPINGS])
     failed_days = failed_days if failed_days is not None else {}
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
     session = build_session(
@@ -138,6 +139,11 @@ def site_insights_source(
             day: date = task["day"]
             if day in failed:  # another site already lost this day: it will not load anyway
                 return []
+            site_id = str(task["site_id"])
+            if (reason := access.refusal(grouping.name, site_id)) is not None:
+                # Refused for another table of this endpoint: the same scope, not asked again.
+                access.refuse(grouping.name, SITES.name, site_id, reason)
+                return []
             path = grouping.spec.path.format(
                 organization_id=PathSegment(task["organization_id"]),
                 site_id=PathSegment(task["site_id"]),
@@ -146,9 +152,9 @@ def site_insights_source(
             def post(body: dict[str, Any]) -> Any:
                 return client.post(path, json=body, hooks={"response": [guard]}).json()
 
-            where = f"resource '{grouping.name}' at POST {path} (site '{task['site_id']}')"
+            where = f"resource '{grouping.name}' at POST {path} (site '{site_id}')"
             try:
-                rows = fetch_day(post, day, site_id=str(task["site_id"]), grouping=grouping)
+                rows = fetch_day(post, day, site_id=site_id, grouping=grouping)
             except IgnoreResponseException:  # deleted after it was listed, or its insights refused
                 return []
             except RUN_LEVEL_ERRORS:
