@@ -38,6 +38,7 @@ from analytics_assets.defs.resources import (
 )
 from analytics_assets.defs.sync.assets import build_gitbook_assets
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api.site_insights import ATOM_FIELDS
 from analytics_assets.gitbook.site_insights_groupings import PAGE, Grouping
 from analytics_assets.settings import OperationsConfig
 
@@ -70,22 +71,6 @@ SHARED_DBT_TARGET = Path(tempfile.gettempdir()) / (
 )
 
 
-# The bundled API's atom attribute behind each of GitBook's group-by columns (but `page`).
-ATOM_ATTRIBUTES = {
-    "urlPath": "url_path",
-    "eventPageNotFoundType": "page_not_found_type",
-    "visitorBot": "visitor_bot",
-    "displayContext": "display_context",
-    "eventSearchQuery": "search_query",
-    "eventPageFeedbackRating": "feedback_rating",
-    "eventPageFeedbackComment": "feedback_comment",
-    "eventAskResponseRating": "ask_rating",
-    "referrerDomain": "referrer_domain",
-    "visitorGeoCountry": "country",
-    "visitorDevice": "device",
-}
-
-
 def expected_rows(
     dataset: Dataset, grouping: Grouping, days: Sequence[date]
 ) -> dict[tuple[Any, ...], tuple[int, int, int]]:
@@ -103,7 +88,7 @@ def expected_rows(
                     if column == PAGE:
                         key += [None, None] if atom.page is None else [atom.page[1], atom.page[0]]
                     else:
-                        key.append(getattr(atom, ATOM_ATTRIBUTES[column]))
+                        key.append(getattr(atom, ATOM_FIELDS[column]))
                 events, sessions, visitors = totals.get(tuple(key), (0, 0, 0))
                 totals[tuple(key)] = (
                     events + atom.events,

@@ -37,7 +37,7 @@ from analytics_assets.devtools.fake_api.dataset import (
     flatten_pages,
 )
 from analytics_assets.devtools.fake_api.server import ORG_SITES, SITE_INSIGHTS_AGGREGATE
-from analytics_assets.devtools.fake_api.site_insights import query_schema
+from analytics_assets.devtools.fake_api.site_insights import ATOM_FIELDS, query_schema
 from analytics_assets_tests.harness import TEST_TOKEN
 from analytics_assets_tests.openapi_contract import (
     SUBSET_FILE,
@@ -960,13 +960,16 @@ def test_every_week_of_the_demo_has_conditional_404s_and_spaces_without_a_page(
 # --- what events say and who sent them -----------------------------------------------------------
 
 DETAIL_COLUMNS = {
-    "eventSearchQuery": "search_query",
-    "eventPageFeedbackRating": "feedback_rating",
-    "eventPageFeedbackComment": "feedback_comment",
-    "eventAskResponseRating": "ask_rating",
-    "referrerDomain": "referrer_domain",
-    "visitorGeoCountry": "country",
-    "visitorDevice": "device",
+    column: ATOM_FIELDS[column]
+    for column in (
+        "eventSearchQuery",
+        "eventPageFeedbackRating",
+        "eventPageFeedbackComment",
+        "eventAskResponseRating",
+        "referrerDomain",
+        "visitorGeoCountry",
+        "visitorDevice",
+    )
 }
 """GitBook's columns of what events say and who sent them, each with its SiteEventAtom field."""
 CARRIERS = {

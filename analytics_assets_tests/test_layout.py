@@ -8,7 +8,7 @@ import analytics_assets
 
 PACKAGE = Path(analytics_assets.__file__).parent
 # From the top down: a concern imports only the ones below it (defs/__init__.py says why).
-ORDER = ["jobs", "models", "checks", "sync", "recovery", "alerts", "resources"]
+ORDER = ["jobs", "report", "models", "checks", "sync", "recovery", "alerts", "resources"]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -6,6 +6,7 @@ when Dagster loads the code location); any other module contributes its module-l
 sensors. Imports run one way, from the top of this list down:
 
 - `jobs/`: the four jobs and their schedules;
+- `report/`: the insights report, a page of charts drawn from the marts;
 - `models/`: the dbt models, their project and the sensor that refreshes them;
 - `checks/`: the asset checks on the loaded tables;
 - `sync/`: the dlt assets that load GitBook's tables;
