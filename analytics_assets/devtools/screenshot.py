@@ -7,7 +7,7 @@ Starts `dagster dev` on the bundled API (no token, no network, a throwaway wareh
 full sync, a week of site insights and the dbt models through GraphQL so the graphs show
 materialized assets and passed checks, then points headless Chromium at the lineage page of the
 `gitbook` group and of the `analytics` group (the models, with the `gitbook` tables they read).
-Chromium is a developer tool here, not a test dependency: pass `--chromium` or set CHROMIUM_BIN
+Chromium is Debian's, as for the report test: pass `--chromium` or set CHROMIUM_BIN
 if it is not on PATH.
 """
 
