@@ -4,9 +4,9 @@ table per grouping (`site_insights_groupings.py`).
 Its own source (and, in Dagster, its own pipeline) because its days come from a partition: the
 unpartitioned tables never wait for, or get partitioned with, it. Organizations and sites are
 discovered once, with the same `rest_api` entries as the main source, unloaded here; each
-(site, day) of a published site is then one task per table for a parallelized transformer that
-posts the day's aggregation queries. Each table replaces the run's days whole (see
-`replaced_scope`).
+(site, day) of a published site is then one task per table, run in a thread pool of
+`max_concurrency` workers, that posts the day's aggregation queries. Each table replaces the
+run's days whole (see `replaced_scope`).
 
 A day that fails for a table (GitBook errors for it after the retries, or answers it malformed)
 is recorded in that table's `FailedDays` and left out of that table's load, rows and delete
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date
 from typing import Any
 
@@ -131,10 +132,7 @@ def site_insights_source(
         guard = child_guard(
             grouping.spec, attempts=max_retries + 1, warn=warn, on_page=on_page, access=access
         )
-        # One task per (site, day), so the days of one site are fetched concurrently too.
-        tasks = dlt.resource(site_days, name=f"{grouping.name}_site_days", selected=False)
 
-        @dlt.transformer(name=f"{grouping.name}_rows", parallelized=True, selected=False)
         def site_day_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
             day: date = task["day"]
             if day in failed:  # another site already lost this day: it will not load anyway
@@ -191,8 +189,21 @@ def site_insights_source(
             the last hints are the ones dlt loads with, so a failed day is neither deleted nor
             inserted, and a table that lost every day is left as it was.
             """
-            yield dlt.mark.materialize_table_schema()
-            yield from tasks | site_day_rows
+            # One task per (site, day), submitted before the first yield: dlt's round robin
+            # reaches every selected table's generator at once, so all tables' requests share
+            # the concurrency cap from the start. (dlt's own parallel transformers, nested in
+            # this generator, would start one table's requests only after another's first
+            # answer; run in dlt's workers, they mangle its injected context.)
+            with ThreadPoolExecutor(max_concurrency, f"{grouping.name}-") as pool:
+                futures = [pool.submit(site_day_rows, task) for task in site_days]
+                try:
+                    yield dlt.mark.materialize_table_schema()
+                    for future in as_completed(futures):
+                        if found := future.result():
+                            yield found
+                finally:  # a failed or stopped extract asks for nothing more
+                    for future in futures:
+                        future.cancel()
             loaded = [day for day in days if day not in failed]
             disposition: dict[str, Any] = {
                 "disposition": "merge",

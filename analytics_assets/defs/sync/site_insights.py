@@ -8,8 +8,8 @@ selected ones); each day replaces its rows. A day that fails for a table does no
 others: they load and are marked materialized one partition at a time, and the run then fails
 naming the failed days and the command that re-runs only them.
 
-Backfills are single runs (`BackfillPolicy.single_run()`): inside a run every (site, day) is a
-task for dlt's extract workers, so a month costs little more wall time than a day, and
+Backfills are single runs (`BackfillPolicy.single_run()`): inside a run every (table, site, day)
+is a task for the source's workers, so a month costs little more wall time than a day, and
 `dagster asset materialize --partition-range` (which requires this policy) works from the CLI.
 """
 
@@ -31,7 +31,6 @@ from dagster import (
     definitions,
 )
 from dagster_dlt import DagsterDltResource, dlt_assets
-from dlt import config as dlt_config
 from dlt import resource as dlt_resource
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
@@ -113,7 +112,6 @@ def build_site_insights_assets(
                 access=access,
                 failed_days=failed,
             )
-            dlt_config["extract.workers"] = gitbook.resolve_max_concurrency()
             run_dir = warehouse.resolve_pipelines_dir() / SITE_INSIGHTS_PIPELINE
             run_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=f"{context.run.run_id}-", dir=run_dir) as tmp:
