@@ -52,7 +52,7 @@ class OperationsConfig:
     traffic_max_data_age: timedelta = timedelta(hours=48)
     # How often a running sync logs pages fetched and rows so far, per resource.
     progress_seconds: float = 10.0
-    # The first daily partition of site_insights_daily (GitBook keeps about a year of events).
+    # The first daily partition of the site insights tables (GitBook keeps about a year of events).
     site_insights_start: date = date(2025, 1, 1)
     site_insights_today_cron: str = "25 * * * *"
     site_insights_close_day_cron: str = "30 1 * * *"

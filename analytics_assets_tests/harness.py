@@ -45,7 +45,7 @@ from analytics_assets.settings import OperationsConfig
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
 # The asset checks a healthy account runs: those on the raw tables, and the dbt tests.
 RAW_CHECKS = 74
-DBT_TESTS = 51
+DBT_TESTS = 52
 ALL_CHECKS = RAW_CHECKS + DBT_TESTS
 # Small enough that retry tests take milliseconds, large enough to tell from Retry-After.
 TEST_BACKOFF_FACTOR = 0.01

@@ -105,16 +105,17 @@ MART_QUERIES = {
     "order by space_id, page_id",
     "space_traffic": "select space_title, day, views from analytics.space_traffic_daily "
     "order by day, space_title",
-    "searches": "select site_id, day, search_query, searches, results_opened, results_not_found "
+    "searches": "select site_id, day, search_query, searches, results_opened, results_without_page "
     "from analytics.search_queries_daily order by site_id, day, search_query",
-    "search_gaps": "select site_id, search_query, searches "
+    "search_gaps": "select site_id, search_query, searches, days_searched, last_searched "
     "from analytics.searches_without_results_30d order by gap_rank",
-    "worst_pages": "select space_id, page_id, ratings, rated_bad, rated_ok, rated_good, comments, "
-    "views from analytics.worst_rated_pages_30d order by page_rank",
-    "worst_answers": "select site_id, question, ratings, rated_up, rated_down, asked "
+    "worst_pages": "select space_id, page_id, rating_score, ratings, rated_bad, rated_ok, "
+    "rated_good, comments, views from analytics.worst_rated_pages_30d order by page_rank",
+    "worst_answers": "select site_id, question, answer_score, ratings, rated_up, rated_down, asked "
     "from analytics.worst_rated_answers_30d order by answer_rank",
     "audience": "select site_id, day, coalesce(referrer_domain, ''), coalesce(country, ''), "
-    "device, views, sessions, visitors from analytics.audience_daily order by 1, 2, 3, 4, 5",
+    "device, views, sessions, visitors, counts_are_upper_bounds from analytics.audience_daily "
+    "order by 1, 2, 3, 4, 5",
 }
 
 Rows = list[tuple[Any, ...]]
@@ -261,29 +262,37 @@ def expected_visitor_marts(
                 audience[key][i] += n
     totals: Counter[tuple[str, str]] = Counter()
     opened: Counter[tuple[str, str]] = Counter()
-    for (site_id, _, query), (typed, results, _) in searches.items():
+    searched_on: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for (site_id, day, query), (typed, results, _) in searches.items():
         totals[(site_id, query)] += typed
         opened[(site_id, query)] += results
-    gaps = [(*key, n) for key, n in totals.items() if n > 0 and opened[key] == 0]
+        if typed:
+            searched_on[(site_id, query)].add(day)
+    gaps = [
+        (*key, n, len(searched_on[key]), max(searched_on[key]))
+        for key, n in totals.items()
+        if n > 0 and opened[key] == 0
+    ]
     worst_pages = []
     for (space_id, page_id), c in ratings.items():
         rated = c["ratings"]
         if rated:
-            row = (space_id, page_id, rated, c["bad"], c["ok"], c["good"], c["comments"])
+            score = (c["good"] - c["bad"]) / rated
+            row = (space_id, page_id, score, rated, c["bad"], c["ok"], c["good"], c["comments"])
             worst_pages.append((*row, views[(space_id, page_id)]))
     worst_answers = []
     for (site_id, question), c in answers.items():
         up, down = c["1"], c["-1"]
         if up + down:
-            worst_answers.append((site_id, question, up + down, up, down, c["asked"]))
+            score = (up - down) / (up + down)
+            worst_answers.append((site_id, question, score, up + down, up, down, c["asked"]))
     return {
         "searches": sorted((*key, *row) for key, row in searches.items()),
         "search_gaps": sorted(gaps, key=lambda r: (-r[2], r[0], r[1])),
-        "worst_pages": sorted(worst_pages, key=lambda r: ((r[5] - r[3]) / r[2], -r[2], r[0], r[1])),
-        "worst_answers": sorted(
-            worst_answers, key=lambda r: ((r[3] - r[4]) / r[2], -r[4], r[0], r[1])
-        ),
-        "audience": sorted((*key, *row) for key, row in audience.items()),
+        "worst_pages": sorted(worst_pages, key=lambda r: (r[2], -r[3], r[0], r[1])),
+        "worst_answers": sorted(worst_answers, key=lambda r: (r[2], -r[5], r[0], r[1])),
+        # One query per site-day here: every count exact.
+        "audience": sorted((*key, *row, False) for key, row in audience.items()),
     }
 
 
@@ -402,7 +411,7 @@ def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: L
     expected = {chart.id: loaded.query(chart.sql) for chart in CHARTS}
     assert all(expected.values())
 
-    drawn, requests = draw(path)
+    drawn, requests, scripts = draw(path)
 
     for chart in CHARTS:
         rows = expected[chart.id]
@@ -414,6 +423,7 @@ def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: L
             assert labels[: len(rows)] == [shown(label(row[:-1])) for row in reversed(rows)]
             assert values == [f"{float(row[-1]):,.{chart.decimals}f}" for row in reversed(rows)]
     assert {url.split(":", 1)[0] for url in requests} == {"file"}
+    assert scripts == 0  # pygal's tooltip scripts are removed: the page runs nothing
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -421,9 +431,9 @@ def shown(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def draw(path: Path) -> tuple[dict[str, tuple[int, list[str], list[str]]], list[str]]:
+def draw(path: Path) -> tuple[dict[str, tuple[int, list[str], list[str]]], list[str], int]:
     """Per chart section: its drawn marks (bars or points with a non-empty box), its axis
-    labels and printed values; and every URL the page requested."""
+    labels and printed values; every URL the page requested; and its scripts."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -440,9 +450,11 @@ def draw(path: Path) -> tuple[dict[str, tuple[int, list[str], list[str]]], list[
             page.on("request", lambda request: requests.append(request.url))
             page.goto(path.as_uri())
             drawn = page.evaluate(DRAWN_JS)
+            scripts = page.evaluate("() => document.scripts.length")
         finally:
             browser.close()
-    return {k: (v["marks"], v["labels"], v["values"]) for k, v in drawn.items()}, requests
+    charts = {k: (v["marks"], v["labels"], v["values"]) for k, v in drawn.items()}
+    return charts, requests, scripts
 
 
 # Set by `.ci/run`: a machine without Chromium then fails instead of skipping.

@@ -30,6 +30,11 @@ from analytics_assets.defs.sync.site_insights import (
     site_insights_partitions,
 )
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
+from analytics_assets.devtools.fake_api.dataset import (
+    ASK_QUESTIONS,
+    FEEDBACK_COMMENTS,
+    SEARCH_QUERIES,
+)
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
 from analytics_assets.gitbook.site_insights_groupings import GROUPINGS
 from analytics_assets.gitbook.site_insights_source import replaced_scope
@@ -417,6 +422,12 @@ def test_the_token_stays_out_of_logs_events_errors_and_dlt_files(
         assert "HTTP 500" in haystacks["exception"]
     assert [where for where, text in haystacks.items() if TEST_TOKEN in text] == []
     assert "127.0.0.1" in caplog.text, "request-level (urllib3) logging was captured"
+    # Nor is any text a visitor wrote (it is data: the dlt files hold the rows themselves).
+    visitors = [*SEARCH_QUERIES, *ASK_QUESTIONS, *FEEDBACK_COMMENTS]
+    if not fail:
+        assert runner.warehouse.count("site_searches_daily") > 0
+    logged = {where: text for where, text in haystacks.items() if where != "dlt files"}
+    assert [(w, v) for w, text in logged.items() for v in visitors if v in text] == []
 
 
 def posted_sites(runner: Runner) -> set[str]:

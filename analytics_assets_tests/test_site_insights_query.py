@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from analytics_assets.gitbook.site_insights_groupings import AUDIENCE, GROUPINGS, Grouping
 from analytics_assets.gitbook.site_insights_query import (
     QUERY_LIMIT,
     SPLIT_EVENT_TYPE,
@@ -109,8 +110,10 @@ class Aggregator:
     """Events (event type, millisecond of the day, URL path, count), aggregated the way the
     queries ask: `range` (both ends included), `eventType` filters, the groupBy columns."""
 
-    def __init__(self, events: list[tuple[str, int, str, int]]) -> None:
+    def __init__(self, events: list[tuple[str, int, str, int]], distinct: str = "urlPath") -> None:
         self.events = events
+        self.distinct = distinct
+        """The group-by column that carries each event's path (what tells groups apart)."""
         self.bodies: list[dict[str, Any]] = []
 
     def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -128,13 +131,10 @@ class Aggregator:
             fields = {
                 "datetime": "2024-06-30T00:00:00.000Z",
                 "eventType": event_type,
-                "page": None,
-                "urlPath": path,
-                "eventPageNotFoundType": None,
-                "visitorBot": None,
                 "displayContext": "site",
+                self.distinct: path,
             }
-            totals[tuple(fields[c] for c in group_by)] += count
+            totals[tuple(fields.get(c) for c in group_by)] += count
         groups = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[: body["limit"]]
         columns = [
             {"column": column, "values": [key[i] for key, _ in groups]}
@@ -274,3 +274,44 @@ def test_404s_are_told_from_pages_without_a_page_and_conditional_404s() -> None:
     assert (crawled["is_not_found"], crawled["visitor_bot"]) == (True, "googlebot")
     assert (crawled["display_context"], through_mcp["display_context"]) == ("site", "mcp")
     assert through_mcp["is_not_found"] is False
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS[1:], ids=lambda g: g.name)
+def test_every_table_splits_a_day_over_the_limit_exactly(grouping: Grouping) -> None:
+    """2,500 distinct groups of one event type in four hours: each table's query splits them
+    into windows under the limit, within its own event types, and loses none."""
+    event_type = grouping.event_types[0]
+    distinct = next(column for column, _ in grouping.columns if column != "page")
+    post = Aggregator(paths(event_type, 2500, hours=4), distinct=distinct)
+
+    rows = fetch_day(post, DAY, site_id="s", grouping=grouping)
+
+    assert len(rows) == 2500 and sum(r["events_count"] for r in rows) == 2500
+    name = dict(grouping.columns)[distinct]
+    assert len({r[name] for r in rows}) == 2500
+    assert {r["query_split"] for r in rows} == {SPLIT_EVENT_TYPE}
+    # Every body stays within the table's event types and asks for its columns.
+    assert all(set(b["where"][0]["values"]) <= set(grouping.event_types) for b in post.bodies)
+    by_type = [b for b in post.bodies if b["groupBy"] == [{"column": "eventType"}]]
+    assert len(by_type) == (0 if len(grouping.event_types) == 1 else 1)
+    windows = [b for b in post.bodies if b not in by_type]
+    assert all(b["groupBy"] == grouping.group_by() for b in windows)
+
+
+def test_an_empty_string_for_none_is_stored_as_null() -> None:
+    """GitBook's schema allows "" for a person's visitorBot and a missing referrer."""
+    group = {
+        "eventType": "page_view",
+        "referrerDomain": "",
+        "visitorGeoCountry": "",
+        "visitorDevice": "desktop",
+        "visitorBot": "",
+        "eventsCount": 3,
+        "sessionsCount": 2,
+        "visitorsCount": 1,
+    }
+
+    row = to_row(group, site_id="s", day=DAY, split=SPLIT_NONE, grouping=AUDIENCE)
+
+    assert (row["referrer_domain"], row["country"], row["visitor_bot"]) == (None, None, None)
+    assert row["device"] == "desktop"

@@ -248,11 +248,11 @@ class GitBookResource(ConfigurableResource):
         warn: Callable[[str], None] | None = None,
         on_page: Callable[[str], None] | None = None,
         access: "Access | None" = None,
-        failed_days: "FailedDays | None" = None,
+        failed_days: "dict[str, FailedDays] | None" = None,
         info: Callable[[str], None] | None = None,
     ) -> "DltSource":
         """A fresh site insights source for these UTC days (one run's partitions); the days it
-        could not load are recorded in `failed_days`."""
+        could not load are recorded in `failed_days`, per table."""
         from analytics_assets.gitbook.site_insights_source import site_insights_source
 
         kwargs = self._source_kwargs(warn, on_page, access)

@@ -357,7 +357,7 @@ SITE_SEARCHES_DAILY = _site_insights_spec(
     ("search_query", "page_space_id", "page_id", "visitor_bot"),
     {"search_query": _col("text"), "page_space_id": _col("text"), "page_id": _col("text")},
     "Searches per site, UTC day and query: the queries typed (search_type_query) and the "
-    "results opened (search_open_result, with the page opened; a null page is a 404)",
+    "results opened (search_open_result, with the page opened; null: no page)",
     visitor_text=("search_query",),
 )
 SITE_PAGE_FEEDBACK_DAILY = _site_insights_spec(

@@ -32,6 +32,17 @@ NOT_FOUND_EVENTS = frozenset({PAGE_VIEW, "search_open_result"})
 """GitBook's 404s (0.202.0): a page view or an opened search result whose page is null, on the
 site itself (display context `site`, GitBook's default)."""
 SITE_CONTEXT = "site"
+EMPTY_IS_NULL = frozenset(
+    {
+        "visitorBot",
+        "referrerDomain",
+        "visitorGeoCountry",
+        "eventSearchQuery",
+        "eventPageFeedbackComment",
+    }
+)
+"""Columns where GitBook's schema allows an empty string for "none" (a person's `visitorBot`
+is null or `""`): stored as null, so `is null` means one thing in every table."""
 COUNTS = {
     "eventsCount": "events_count",
     "sessionsCount": "sessions_count",
@@ -160,7 +171,7 @@ def to_row(
     """
     row: dict[str, Any] = {"site_id": site_id, "day": day, "event_type": group["eventType"]}
     for column, name in grouping.columns:
-        value = group.get(column)
+        value = _value(group, column)
         if column == PAGE:
             page = value if isinstance(value, Mapping) else {}
             row.update(zip(PAGE_COLUMNS, (page.get("space"), page.get("page")), strict=True))
@@ -186,6 +197,12 @@ def _bucket_day(group: Mapping[str, Any]) -> date | None:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
 
 
+def _value(group: Mapping[str, Any], column: str) -> Any:
+    """A group's value of `column`, with an empty string for "none" read as null."""
+    value = group.get(column)
+    return None if value == "" and column in EMPTY_IS_NULL else value
+
+
 def _hashable(value: Any) -> Any:
     """A group value as a dict key: GitBook's page is an object."""
     return tuple(sorted(value.items())) if isinstance(value, Mapping) else value
@@ -194,7 +211,7 @@ def _hashable(value: Any) -> Any:
 def _key(group: Mapping[str, Any], grouping: Grouping) -> tuple[Any, ...]:
     return (
         group.get("eventType"),
-        *(_hashable(group.get(column)) for column, _ in grouping.columns),
+        *(_hashable(_value(group, column)) for column, _ in grouping.columns),
     )
 
 
@@ -237,7 +254,8 @@ def _windows_of(
             pending.extend(reversed(window.halves()))
         else:
             raise TooManyGroupsError(
-                f"Site '{site_id}' has {QUERY_LIMIT} or more '{event_type}' groups within one "
+                f"Site '{site_id}' has {QUERY_LIMIT} or more '{event_type}' groups of "
+                f"'{grouping.name}' within one "
                 f"millisecond ({window.describe()} UTC), GitBook's query limit, so that day "
                 "cannot be loaded completely. Nothing was loaded for it; please report this case."
             )
@@ -254,9 +272,12 @@ def fetch_day(
     if len(groups) < QUERY_LIMIT:
         return _rows(((g, 1) for g in groups), site_id, day, grouping, exact=SPLIT_NONE)
 
-    by_type = aggregate_body(day, where=where, group_by=[{"column": "eventType"}])
+    types = list(grouping.event_types)
+    if len(types) != 1:  # which types the day has; a grouping of one type needs no query
+        by_type = aggregate_body(day, where=where, group_by=[{"column": "eventType"}])
+        types = [group["eventType"] for group in pivot(post(by_type))]
     rows: list[dict[str, Any]] = []
-    for event_type in [group["eventType"] for group in pivot(post(by_type))]:
+    for event_type in types:
         parts = _windows_of(post, day, event_type, site_id, grouping)
         rows += _rows(_sum_windows(parts, grouping), site_id, day, grouping, exact=SPLIT_EVENT_TYPE)
     return rows

@@ -158,12 +158,14 @@ def site_insights_source(
             except RUN_LEVEL_ERRORS:
                 raise
             except ValueError as exc:  # an answer whose columns do not line up, or another day
-                return _day_failed(failed, day, f"GitBook's answer for {where} is malformed: {exc}")
+                return _day_failed(
+                    failed, grouping.name, day, f"GitBook's answer for {where} is malformed: {exc}"
+                )
             except GitBookError as exc:  # an error status left after the retries, cut-off groups
-                return _day_failed(failed, day, str(exc))
+                return _day_failed(failed, grouping.name, day, str(exc))
             except RequestException as exc:  # no answer at all after the retries
                 return _day_failed(
-                    failed, day, f"{type(exc).__name__} for {where} on every attempt"
+                    failed, grouping.name, day, f"{type(exc).__name__} for {where} on every attempt"
                 )
             for row in rows:
                 row["organization_id"] = str(task["organization_id"])
@@ -219,11 +221,12 @@ def site_insights_source(
 
         return rows
 
-    def _day_failed(failed: FailedDays, day: date, reason: str) -> list[dict[str, Any]]:
+    def _day_failed(failed: FailedDays, table: str, day: date, reason: str) -> list[dict[str, Any]]:
         if day not in failed:
             warn(
-                f"Site insights for {day} could not be loaded ({reason}). The other days go "
-                "on; this day keeps the rows it had, and the run will fail naming it."
+                f"Site insights: {table} for {day} could not be loaded ({reason}). The other "
+                "days and tables go on; this one keeps the rows it had, and the run will fail "
+                "naming it."
             )
         failed.record(day, reason)
         return []

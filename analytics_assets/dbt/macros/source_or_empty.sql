@@ -1,7 +1,7 @@
 {#- A source table the sync has not created yet, read as an empty table with the columns
     `_sources.yml` declares, so the models build on any account at any time: before the first
-    site insights day, site_insights_daily does not exist, and the marts over it are empty rather
-    than an error. Once the table exists, the next models run reads it (staging models are views).
+    site insights day, the site insights tables do not exist, and the marts over them are empty
+    rather than an error. Once the table exists, the next models run reads it (staging models are views).
     The empty form carries the table's name as its alias; do not alias it again.
     A missing source with no declared columns fails, naming the table and the sync to run. -#}
 {% macro source_or_empty(source_name, table_name) %}

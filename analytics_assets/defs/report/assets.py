@@ -3,8 +3,8 @@
 An asset in the models' group, so `gitbook_models` builds it after the marts and the models'
 automation refreshes it with them. It reads the marts through dlt's SQL client (any destination
 the models run on), renders the page and replaces the file in one rename, so a reader never
-opens half a page. The file's path and a `file://` link are the materialization's metadata: the
-UI links the newest report from the asset's page.
+opens half a page. The file's path and a `file://` link are the materialization's metadata, on
+the asset's page in the UI.
 """
 
 import os
@@ -48,8 +48,11 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` in one rename: a reader sees the old page or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # gone after the rename; a failed write leaves nothing
 
 
 def build_report_asset(destination: str = "duckdb") -> AssetsDefinition:

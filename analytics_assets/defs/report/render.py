@@ -1,9 +1,11 @@
 """The report as one HTML file: inline SVG charts drawn by pygal, a little CSS, no script.
 
 pygal draws each chart as SVG in Python, so the page needs no charting JavaScript, no network
-and no server: it opens offline from disk, in a mail attachment or a CI artifact, and stays a
-few tens of kilobytes. Every text (page titles, search queries, questions) is escaped: pygal
-escapes what it puts in the SVG, and `html.escape` the rest.
+and no server: it opens offline from disk, in a mail attachment or a CI artifact. pygal puts a
+`<script>` with the chart's configuration (its labels too) in every SVG, for its optional
+tooltips; it is removed, so the page carries no script at all. Every text (page titles, search
+queries, questions) is escaped: pygal's XML writer escapes what it puts in the SVG, and
+`html.escape` the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pygal
 from pygal.style import Style
@@ -72,7 +75,11 @@ def chart_svg(chart: Chart, rows: Rows) -> str:
         chart.value,
         [_number(row[-1]) for row in (rows if chart.kind == "line" else reversed(rows))],
     )
-    return str(drawing.render(is_unicode=True))
+    tree = drawing.render_tree()
+    for parent in list(tree.iter()):
+        for child in [c for c in parent if c.tag == "script"]:
+            parent.remove(child)
+    return ElementTree.tostring(tree, encoding="unicode")
 
 
 def _number(value: Any) -> float | int:

@@ -1,6 +1,7 @@
 -- People's searches per site, UTC day and query: how often the query was typed (searches) and
--- how often one of its results was opened (results_opened; results_not_found: opened results
--- that led to a 404). Event counts, so they add up over days.
+-- how often one of its results was opened (results_opened; results_without_page: opened results
+-- that resolved to no page, a page that no longer exists or a result that is not a page). Event
+-- counts, so they add up over days.
 select
     site_id,
     day,
@@ -19,7 +20,7 @@ select
                 else 0
             end
         ) as bigint
-    ) as results_not_found
+    ) as results_without_page
 from {{ ref('stg_gitbook__site_searches') }}
 where is_person and search_query is not null
 group by site_id, day, search_query

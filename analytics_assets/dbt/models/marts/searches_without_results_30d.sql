@@ -1,8 +1,9 @@
--- The docs team's content gaps: queries people typed in the 30 days ending on the newest day
--- loaded without opening any result, per site, ranked by how often they were typed (1 = most).
--- Anchored on the data rather than the clock, like top_pages_30d.
+-- The docs team's content gaps: queries people typed in the 30 days ending on the newest site
+-- insights day loaded without opening any result, per site and query, ranked across sites by
+-- how often they were typed (1 = most). Anchored on the data rather than the clock, like
+-- top_pages_30d, and on the same day as the other 30-day marts over site insights.
 with bounds as (
-    select max(day) as last_day from {{ ref('search_queries_daily') }}
+    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
 ),
 
 recent as (

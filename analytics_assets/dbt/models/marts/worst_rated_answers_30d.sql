@@ -1,9 +1,9 @@
--- Questions people asked the AI assistant in the 30 days ending on the newest day loaded whose
--- answers they rated, per site, worst first: answer_score is (up - down) / ratings, from -1
+-- Questions people asked the AI assistant in the 30 days ending on the newest site insights day
+-- loaded whose answers they rated, per site, worst first: answer_score is (up - down) / ratings, from -1
 -- (every rating down) to 1; ties go to the question with more down-ratings. asked counts the
 -- ask_question events of the same question in the same days.
 with bounds as (
-    select max(day) as last_day from {{ ref('stg_gitbook__ai_questions') }}
+    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
 ),
 
 recent as (

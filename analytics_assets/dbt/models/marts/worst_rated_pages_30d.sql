@@ -1,10 +1,10 @@
--- Pages people rated in the 30 days ending on the newest feedback day, worst first: rating_score
--- is (good - bad) / ratings, from -1 (all bad) to 1 (all good); ties go to the page with more
--- ratings. Ratings are page_post_feedback events; comments the page_post_feedback_comment events
+-- Pages people rated in the 30 days ending on the newest site insights day loaded, worst first:
+-- rating_score is (good - bad) / ratings, from -1 (all bad) to 1 (all good); ties go to the page
+-- with more ratings. Ratings are page_post_feedback events; comments the page_post_feedback_comment events
 -- that followed. views: people's page views in the same 30 days, summed over the sites that
 -- publish the page, as page_views_daily counts them.
 with bounds as (
-    select max(day) as last_day from {{ ref('stg_gitbook__page_feedback') }}
+    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
 ),
 
 ratings as (
