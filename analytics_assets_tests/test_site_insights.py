@@ -36,7 +36,7 @@ from analytics_assets.devtools.fake_api.dataset import (
     SEARCH_QUERIES,
 )
 from analytics_assets.devtools.fake_api.server import SITE_INSIGHTS_AGGREGATE
-from analytics_assets.gitbook.site_insights_groupings import GROUPINGS
+from analytics_assets.gitbook.site_insights_groupings import GROUPINGS, SEARCHES
 from analytics_assets.gitbook.site_insights_source import replaced_scope
 from analytics_assets.settings import (
     SCHEDULE_TIMEZONE_ENV,
@@ -386,6 +386,41 @@ def test_a_malformed_answer_fails_naming_site_day_and_path(
         assert loaded_rows(runner.warehouse.query, grouping) == expected_rows(
             dataset, grouping, [DAY]
         )
+
+
+def test_a_table_that_fails_a_day_keeps_its_rows_while_the_others_replace_that_day(
+    runner: Runner, dataset: Dataset
+) -> None:
+    """GitBook's numbers for a day change, and its searches query keeps failing: the searches
+    keep the day as it was, every other table holds the new numbers, and only they are marked
+    materialized; the run fails naming the table, the day and the command."""
+    assert load(runner, DAY).success
+    kept = loaded_rows(runner.warehouse.query, SEARCHES)
+    assert kept
+    runner.api.dataset = dataset.without(site_days=[("site_docs", DAY)])
+    runner.api.add_fault(
+        Fault(
+            route=SITE_INSIGHTS_AGGREGATE,
+            status=500,
+            times=None,
+            match_body=lambda body: body["groupBy"] == SEARCHES.group_by(),
+        )
+    )
+
+    result = load(runner, DAY, raise_on_error=False)
+
+    assert not result.success
+    message = failure_message(result)
+    assert f"site_searches_daily {DAY}: GitBook answered HTTP 500" in message
+    assert f"--select gitbook/site_searches_daily --partition-range {DAY}...{DAY}" in message
+    assert loaded_rows(runner.warehouse.query, SEARCHES) == kept
+    others = [grouping for grouping in GROUPINGS if grouping is not SEARCHES]
+    for grouping in others:
+        expected = expected_rows(runner.api.dataset, grouping, [DAY])
+        assert loaded_rows(runner.warehouse.query, grouping) == expected, grouping.name
+        assert not any(key[0] == "site_docs" for key in expected)
+    materialized = result.asset_materializations_for_node("gitbook_site_insights")
+    assert {e.asset_key.path[-1] for e in materialized} == {g.name for g in others}
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
