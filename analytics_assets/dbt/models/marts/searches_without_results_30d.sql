@@ -2,11 +2,7 @@
 -- insights day loaded without opening any result, per site and query, ranked across sites by
 -- how often they were typed (1 = most). Anchored on the data rather than the clock, like
 -- top_pages_30d, and on the same day as the other 30-day marts over site insights.
-with bounds as (
-    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
-),
-
-recent as (
+with recent as (
     select
         q.site_id,
         q.search_query,
@@ -16,7 +12,7 @@ recent as (
         b.last_day - 29 as first_day,
         b.last_day
     from {{ ref('search_queries_daily') }} as q
-    cross join bounds as b
+    cross join {{ ref('int_last_site_insights_day') }} as b
     where q.day > b.last_day - 30
     group by q.site_id, q.search_query, b.last_day
     having sum(q.searches) > 0 and sum(q.results_opened) = 0

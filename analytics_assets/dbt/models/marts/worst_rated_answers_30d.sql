@@ -1,12 +1,8 @@
 -- Questions people asked the AI assistant in the 30 days ending on the newest site insights day
--- loaded whose answers they rated, per site, worst first: answer_score is (up - down) / ratings, from -1
--- (every rating down) to 1; ties go to the question with more down-ratings. asked counts the
--- ask_question events of the same question in the same days.
-with bounds as (
-    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
-),
-
-recent as (
+-- loaded whose answers they rated, per site, worst first: answer_score is (up - down) /
+-- ratings, from -1 (every rating down) to 1; ties go to the question with more down-ratings.
+-- asked counts the ask_question events of the same question in the same days.
+with recent as (
     select
         q.site_id,
         q.question,
@@ -19,7 +15,7 @@ recent as (
         b.last_day - 29 as first_day,
         b.last_day
     from {{ ref('stg_gitbook__ai_questions') }} as q
-    cross join bounds as b
+    cross join {{ ref('int_last_site_insights_day') }} as b
     where q.is_person and q.question is not null and q.day > b.last_day - 30
     group by q.site_id, q.question, b.last_day
 ),

@@ -1,13 +1,9 @@
 -- Pages people rated in the 30 days ending on the newest site insights day loaded, worst first:
 -- rating_score is (good - bad) / ratings, from -1 (all bad) to 1 (all good); ties go to the page
--- with more ratings. Ratings are page_post_feedback events; comments the page_post_feedback_comment events
--- that followed. views: people's page views in the same 30 days, summed over the sites that
--- publish the page, as page_views_daily counts them.
-with bounds as (
-    select max(day) as last_day from {{ ref('stg_gitbook__site_events') }}
-),
-
-ratings as (
+-- with more ratings. Ratings are page_post_feedback events; comments the
+-- page_post_feedback_comment events that followed. views: people's page views in the same 30
+-- days, summed over the sites that publish the page, as page_views_daily counts them.
+with ratings as (
     select
         f.page_space_id as space_id,
         f.page_id,
@@ -24,7 +20,7 @@ ratings as (
         b.last_day - 29 as first_day,
         b.last_day
     from {{ ref('stg_gitbook__page_feedback') }} as f
-    cross join bounds as b
+    cross join {{ ref('int_last_site_insights_day') }} as b
     where f.is_person and f.page_id is not null and f.day > b.last_day - 30
     group by f.page_space_id, f.page_id, b.last_day
 ),
@@ -32,7 +28,7 @@ ratings as (
 views as (
     select v.space_id, v.page_id, cast(sum(v.views) as bigint) as views
     from {{ ref('page_views_daily') }} as v
-    cross join bounds as b
+    cross join {{ ref('int_last_site_insights_day') }} as b
     where v.day > b.last_day - 30
     group by v.space_id, v.page_id
 ),
