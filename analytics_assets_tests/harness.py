@@ -39,7 +39,7 @@ from analytics_assets.defs.resources import (
 from analytics_assets.defs.sync.assets import build_gitbook_assets
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.site_insights import ATOM_FIELDS
-from analytics_assets.gitbook.site_insights_groupings import PAGE, Grouping
+from analytics_assets.gitbook.site_insights_groupings import PAGE, PAGE_COLUMNS, Grouping
 from analytics_assets.settings import OperationsConfig
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
@@ -103,9 +103,9 @@ def loaded_rows(
 ) -> dict[tuple[Any, ...], tuple[int, int, int]]:
     """`grouping`'s table keyed like :func:`expected_rows`."""
     columns = [
-        name
+        part
         for column, name in grouping.columns
-        for name in (("page_space_id", "page_id") if column == PAGE else (name,))
+        for part in (PAGE_COLUMNS if column == PAGE else (name,))
     ]
     rows = query(
         f"select site_id, day, event_type, {', '.join(columns)}, events_count, sessions_count, "

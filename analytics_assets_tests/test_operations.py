@@ -22,12 +22,12 @@ from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from analytics_assets.definitions import defs
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
-from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_TABLES
+from analytics_assets.gitbook.settings import RESOURCES
+from analytics_assets.settings import SITE_INSIGHTS_NAMES
 from analytics_assets_tests.harness import ALL_CHECKS, RAW_CHECKS, TEST_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TABLES = tuple(spec.name for spec in RESOURCES)  # the unpartitioned tables of the main sync
-SITE_INSIGHTS = tuple(spec.name for spec in SITE_INSIGHTS_TABLES)  # partitioned, a job of their own
 
 
 def key(name: str) -> AssetKey:
@@ -81,7 +81,7 @@ def test_jobs_select_all_assets_and_traffic_with_its_parents() -> None:
     assert len(raw_checks) == RAW_CHECKS and len(graph.asset_check_keys) == ALL_CHECKS
     # The partitioned site insights have a job of their own, with their checks.
     insights = definitions.resolve_job_def("gitbook_site_insights_sync")
-    assert insights.asset_layer.selected_asset_keys == {key(t) for t in SITE_INSIGHTS}
+    assert insights.asset_layer.selected_asset_keys == {key(t) for t in SITE_INSIGHTS_NAMES}
     assert insights.partitions_def is not None
     assert {node.name for node in insights.nodes} == {
         "gitbook_site_insights",
@@ -120,7 +120,7 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "gitbook_daily_site_insights_close_day",
     }
     histories = ("org_members_history", "spaces_history", "sites_history")
-    checks_per_table = {t: 0 for t in (*TABLES, *SITE_INSIGHTS, *histories)}
+    checks_per_table = {t: 0 for t in (*TABLES, *SITE_INSIGHTS_NAMES, *histories)}
     for check_key in graph.asset_check_keys:
         if check_key.asset_key.path[0] == "gitbook":  # the dbt tests: test_models.py
             checks_per_table[check_key.asset_key.path[-1]] += 1
@@ -138,7 +138,7 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "sites": 5,
         "content": 5,
         "insights_traffic": 7,
-        **dict.fromkeys(SITE_INSIGHTS, 6),
+        **dict.fromkeys(SITE_INSIGHTS_NAMES, 6),
         **dict.fromkeys(histories, 3),
     }
 

@@ -12,11 +12,8 @@ from analytics_assets.devtools import gate
 from analytics_assets.devtools.bundled import recent_days, run_full_sync, run_site_insights
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI, Fault
 from analytics_assets.devtools.fake_api.server import SPACE_CONTENT
-from analytics_assets.gitbook.settings import (
-    REQUIRE_FULL_ACCESS_ENV,
-    RESOURCES,
-    SITE_INSIGHTS_TABLES,
-)
+from analytics_assets.gitbook.settings import REQUIRE_FULL_ACCESS_ENV, RESOURCES
+from analytics_assets.settings import SITE_INSIGHTS_NAMES
 from analytics_assets_tests.harness import (
     ALL_CHECKS,
     TEST_TOKEN,
@@ -26,7 +23,6 @@ from analytics_assets_tests.harness import (
 )
 
 TABLES = [spec.name for spec in RESOURCES]
-SITE_INSIGHTS = tuple(spec.name for spec in SITE_INSIGHTS_TABLES)
 MEMBERS = "/v1/orgs/{organizationId}/members"
 READER_ORG = "org-globex"
 DAYS = recent_days(2)
@@ -150,7 +146,7 @@ def test_a_token_missing_the_insights_scope_keeps_the_site_insights_job_green(
     # One warning per site says it for every table of the endpoint; each table's check warns.
     assert failed(result) == {
         f"gitbook/{table}:coverage_is_complete": (AssetCheckSeverity.WARN, sites)
-        for table in SITE_INSIGHTS
+        for table in SITE_INSIGHTS_NAMES
     }
 
 
@@ -239,7 +235,7 @@ LIMITED_TOKENS = {
     "no_insights_scope": (
         {"missing_scopes": frozenset({"site:insights:read"})},
         None,
-        SITE_INSIGHTS,
+        SITE_INSIGHTS_NAMES,
     ),
     "no_sites_scope": ({"missing_scopes": frozenset({"site:read"})}, "sites", None),
     "no_spaces_scope": ({"missing_scopes": frozenset({"space:read"})}, "spaces", None),

@@ -7,8 +7,6 @@ opens half a page. The file's path and a `file://` link are the materialization'
 the asset's page in the UI.
 """
 
-import os
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,11 +23,11 @@ from dagster import (
     asset,
     definitions,
 )
+from dlt.common.storages.file_storage import FileStorage
 
 from analytics_assets.defs.models import MODELS_GROUP
 from analytics_assets.defs.models.automation import models_condition
 from analytics_assets.defs.report.charts import CHARTS, Chart
-from analytics_assets.defs.report.render import render_report
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL
 
@@ -42,17 +40,6 @@ def report_path() -> Path:
     """Where the page goes: $ANALYTICS_REPORT_PATH, else data/report/insights.html under the
     working directory (beside the warehouse file and dbt's folder)."""
     return Path(EnvVar(REPORT_PATH_ENV).get_value() or DEFAULT_REPORT_PATH).resolve()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one rename: a reader sees the old page or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)  # gone after the rename; a failed write leaves nothing
 
 
 def build_report_asset(destination: str = "duckdb") -> AssetsDefinition:
@@ -75,12 +62,16 @@ def build_report_asset(destination: str = "duckdb") -> AssetsDefinition:
     def insights_report(
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> MaterializeResult:
+        # Imported here: pygal is for the runs that draw a report, not every definitions load.
+        from analytics_assets.defs.report.render import render_report
+
         charts = read_charts(warehouse)
         path = report_path()
         destination = warehouse.resolve_destination()
         source = str(warehouse.resolve_duckdb_path()) if destination == "duckdb" else destination
         page = render_report(charts, generated_at=datetime.now(timezone.utc), source=source)
-        write_atomically(path, page)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        FileStorage.save_atomic(str(path.parent), path.name, page)  # a rename: never half a page
         context.log.info(f"Wrote the insights report to {path}")
         return MaterializeResult(
             metadata={
