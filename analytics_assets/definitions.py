@@ -8,18 +8,41 @@ This is `load_from_defs_folder` without its search for pyproject.toml's `[tool.d
 installed wheel does not ship.
 """
 
+import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 from dagster import ComponentTree, Definitions, PreviewWarning, definitions
+from dlt.common.runtime.run_context import active
 
 import analytics_assets.defs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @definitions
 def defs() -> Definitions:
-    project_root = Path(__file__).resolve().parents[1]
+    """One load per process and settings. Dagster calls this up to five times in one
+    `dagster job execute` (the job's origin, its reconstruction, each step), 0.3-0.4 s each
+    after the first."""
+    return _load(os.getcwd(), tuple(sorted(os.environ.items())), _dlt_files())
+
+
+def _dlt_files() -> tuple[tuple[str, int], ...]:
+    """dlt's config and secrets files (the project's `.dlt` and dlt's global folder) and when
+    each last changed: settings the definitions read besides the environment."""
+    context = active()
+    folders = {Path(context.settings_dir), Path(context.global_dir)}
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for d in folders for p in d.glob("*.toml")))
+
+
+@lru_cache(maxsize=4)
+def _load(
+    cwd: str, environment: tuple[tuple[str, str], ...], dlt_files: tuple[tuple[str, int], ...]
+) -> Definitions:
+    """The arguments are only the cache's key: what the settings are read from."""
     with warnings.catch_warnings():
         # The loader's module scan is marked preview; load_from_defs_folder hides it the same way.
         warnings.simplefilter("ignore", PreviewWarning)
-        return ComponentTree.from_module(analytics_assets.defs, project_root).build_defs()
+        return ComponentTree.from_module(analytics_assets.defs, ROOT).build_defs()

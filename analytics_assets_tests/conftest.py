@@ -11,6 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
+from analytics_assets_tests.demo_loads import DemoLoads, load_demo
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, isolate
 from analytics_assets_tests.postgres import (
     REQUIRE_ENV,
@@ -19,9 +20,15 @@ from analytics_assets_tests.postgres import (
     running_postgres,
 )
 
-# Modules whose module-scoped fixture is a whole sync or a `dagster dev` server: under
-# pytest-xdist each stays on one worker, so that it is set up once (see the scheduler below).
-SHARED_SETUP_MODULES = ("test_webserver", "test_models", "test_docs_queries", "test_sync")
+# Modules whose fixture is a whole sync or a `dagster dev` server, by the name of what they
+# share: under pytest-xdist each group stays on one worker, so that it is set up once (see the
+# scheduler below). The models tests and the docs' queries read the same demo loads.
+SHARED_SETUP_GROUPS = {
+    "test_webserver": "dagster dev",
+    "test_models": "demo loads",
+    "test_docs_queries": "demo loads",
+    "test_sync": "full sync",
+}
 # The modules with the longest tests, started first so that none is left running alone at the
 # end of a parallel run; the rest keep their order. Only a scheduling hint: a name missing here
 # costs time, never a test.
@@ -66,9 +73,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown when it is not installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadscope` (pyproject.toml's addopts), narrowed: the modules of
-    SHARED_SETUP_MODULES stay on one worker each, and every other test is a unit of its own, so
-    the long tests of one module (the sparse account shapes) run side by side.
+    """`--dist loadscope` (pyproject.toml's addopts), narrowed: each group of
+    SHARED_SETUP_GROUPS stays on one worker, and every other test is a unit of its own, so the
+    long tests of one module (the sparse account shapes) run side by side.
 
     xdist's own `loadgroup` cannot do this with pytest 9.2: it marks groups by rewriting
     `item._nodeid`, which pytest 9.2 no longer reads."""
@@ -78,8 +85,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class SharedSetupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::")[0]
-            return module if _module(nodeid) in SHARED_SETUP_MODULES else nodeid
+            return SHARED_SETUP_GROUPS.get(_module(nodeid), nodeid)
 
     return SharedSetupScheduling(config, log)
 
@@ -124,6 +130,12 @@ def instance() -> Iterator[DagsterInstance]:
 @pytest.fixture
 def runner(fake_api: FakeGitBookAPI, warehouse: Warehouse, instance: DagsterInstance) -> Runner:
     return Runner(fake_api, warehouse, instance)
+
+
+@pytest.fixture(scope="session")
+def demo_loads(tmp_path_factory: pytest.TempPathFactory) -> DemoLoads:
+    """What the demo loads, once per session (see demo_loads.py); read-only."""
+    return load_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="session")

@@ -9,27 +9,15 @@ import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any
 
-import dlt
-import duckdb
 import pytest
 
-from analytics_assets.defs.resources import (
-    PIPELINE_NAME,
-    GitBookResource,
-    WarehouseResource,
-)
-from analytics_assets.devtools.bundled import recent_days, run_all
-from analytics_assets.devtools.demo import DEFAULT_DEMO_DUCKDB, DEFAULT_DEMO_PIPELINES_DIR
-from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import Dataset
 from analytics_assets.devtools.fake_api.dataset import flatten_pages
+from analytics_assets_tests.demo_loads import DemoLoads
 from analytics_assets_tests.doc_sections import QUERIES_DOC, code_blocks, doc_section
-from analytics_assets_tests.harness import TEST_TOKEN, isolate
 
 SECTION_TITLE = "## A look at the data"
 # West of UTC, so a query that took the session's time zone for the day would shift every point.
@@ -53,62 +41,18 @@ def queries_section() -> str:
     return doc_section(QUERIES_DOC, SECTION_TITLE, followed_by="## History")
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A directory laid out like the repository after the demo: data/demo.duckdb and its dlt
-    folder, loaded by gitbook_full_sync and a week of site insights from the bundled API serving
-    `dataset`."""
-
-    root: Path
-    dataset: Dataset
-    days: list[date]
-
-    def query(self, sql: str, time_zone: str | None = None) -> Rows:
-        """Run SQL the way the doc's DuckDB snippet does: read-only, connection closed after."""
-        with duckdb.connect(str(self.root / DEFAULT_DEMO_DUCKDB), read_only=True) as con:
-            if time_zone:
-                con.execute(f"set TimeZone = '{time_zone}'")
-            return con.execute(sql).fetchall()
-
-    def dlt_query(self, sql: str) -> Rows:
-        """Run SQL through dlt's dataset access, as the doc's dlt snippet does."""
-        pipeline = dlt.attach(
-            pipeline_name=PIPELINE_NAME,
-            pipelines_dir=str(self.root / DEFAULT_DEMO_PIPELINES_DIR),
-            destination=dlt.destinations.duckdb(str(self.root / DEFAULT_DEMO_DUCKDB)),
-            dataset_name="gitbook",
-        )
-        return pipeline.dataset()(sql).fetchall()
-
-
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    """What `python -m analytics_assets.devtools.demo` loads, once for the module: the full sync
-    and the last week of site insights, with today's traffic so every check passes. The API is
-    in its 0.91 profile, so that the traffic query has space traffic to sum."""
-    root = tmp_path_factory.mktemp("queries_data")
-    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
-    with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, root)  # module scope runs before conftest's autouse isolation
-        warehouse = WarehouseResource(
-            destination="duckdb",
-            duckdb_path=str(DEFAULT_DEMO_DUCKDB),
-            pipelines_dir=str(DEFAULT_DEMO_PIPELINES_DIR),
-        )
-        with FakeGitBookAPI(
-            dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API
-        ) as api:
-            gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
-            results = run_all(gitbook, warehouse)
-    assert all(result.success for result in results)
-    loaded = Loaded(root, dataset, recent_days())
+def loaded(demo_loads: DemoLoads) -> DemoLoads:
+    """What `python -m analytics_assets.devtools.demo` loads (the session's demo loads): the
+    full sync and the last week of site insights, with today's traffic so every check passes.
+    The API is in its 0.91 profile, so that the traffic query has space traffic to sum."""
     # Each table the section reads must hold exactly what the API served.
-    expected = dataset.expected_row_counts()
+    expected = demo_loads.dataset.expected_row_counts()
     for table in sorted(DOC_TABLES):
-        assert loaded.query(f"select count(*) from gitbook.{table}") == [(expected[table],)]
-    site_rows = loaded.query("select count(*) from gitbook.site_insights_daily")
-    assert site_rows == [(dataset.expected_site_insight_rows(loaded.days),)]
-    yield loaded
+        assert demo_loads.query(f"select count(*) from gitbook.{table}") == [(expected[table],)]
+    site_rows = demo_loads.query("select count(*) from gitbook.site_insights_daily")
+    assert site_rows == [(demo_loads.dataset.expected_site_insight_rows(demo_loads.days),)]
+    return demo_loads
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +75,7 @@ def _utc_day(timestamp: str) -> date:
 
 
 def test_top_pages_query_ranks_pages_by_the_page_views_the_api_served(
-    loaded: Loaded, queries: list[str]
+    loaded: DemoLoads, queries: list[str]
 ) -> None:
     dataset = loaded.dataset
     views: Counter[tuple[str, str]] = Counter()
@@ -159,7 +103,7 @@ def test_top_pages_query_ranks_pages_by_the_page_views_the_api_served(
 
 
 def test_traffic_per_day_query_sums_each_utc_day_whatever_the_session_time_zone(
-    loaded: Loaded, queries: list[str]
+    loaded: DemoLoads, queries: list[str]
 ) -> None:
     dataset = loaded.dataset
     expected: dict[tuple[str, date], int] = defaultdict(int)
@@ -182,7 +126,7 @@ def test_traffic_per_day_query_sums_each_utc_day_whatever_the_session_time_zone(
 
 
 def test_members_by_role_query_counts_every_member_including_guests(
-    loaded: Loaded, queries: list[str]
+    loaded: DemoLoads, queries: list[str]
 ) -> None:
     dataset = loaded.dataset
     orgs = _org_titles(dataset)
@@ -205,7 +149,7 @@ def test_members_by_role_query_counts_every_member_including_guests(
     assert ("Acme Docs", "read", 2, 1) in rows
 
 
-def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded) -> None:
+def test_python_snippets_run_as_written_from_the_repository_root(loaded: DemoLoads) -> None:
     """Each ```python block of the section, run by the project's interpreter in a directory laid
     out like the repository after the demo."""
     duckdb_snippet, dlt_snippet = code_blocks(queries_section(), "python")
@@ -236,7 +180,7 @@ def test_python_snippets_run_as_written_from_the_repository_root(loaded: Loaded)
     assert dict(views) == {s: t.total for s, t in dataset.traffic_by_space.items()}
 
 
-def test_broken_urls_query_lists_the_404s_per_site(loaded: Loaded, queries: list[str]) -> None:
+def test_broken_urls_query_lists_the_404s_per_site(loaded: DemoLoads, queries: list[str]) -> None:
     dataset = loaded.dataset
     views: Counter[tuple[str, str]] = Counter()
     for site in dataset.sites:

@@ -9,31 +9,28 @@ import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
+from dagster import AssetKey, DagsterInstance
 
 from analytics_assets.definitions import defs
-from analytics_assets.defs.models.automation import models_selection
 from analytics_assets.defs.models.project import RUNS_FOLDER, TARGET_PATH_ENV
 from analytics_assets.defs.report.assets import DEFAULT_REPORT_PATH, REPORT_KEY
 from analytics_assets.defs.report.charts import CHARTS
 from analytics_assets.defs.report.render import label
-from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.devtools.bundled import (
     recent_days,
-    run_full_sync,
     run_models,
-    run_site_insights,
 )
-from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
+from analytics_assets.devtools.fake_api import Dataset
 from analytics_assets.devtools.fake_api.dataset import SiteEventAtom, flatten_pages
-from analytics_assets_tests.harness import DBT_TESTS, TEST_TOKEN, PostgresWarehouse, isolate
+from analytics_assets_tests.demo_loads import DemoLoads, sync_and_build
+from analytics_assets_tests.harness import DBT_TESTS, PostgresWarehouse
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 MODELS = {
@@ -302,73 +299,15 @@ def read_marts(query: Callable[[str], Rows]) -> dict[str, Rows]:
     return {name: [tuple(row) for row in query(sql)] for name, sql in MART_QUERIES.items()}
 
 
-@dataclass
-class Loaded:
-    """One sync of the bundled API (0.91 profile, so traffic too), then the models, on DuckDB."""
-
-    dataset: Dataset
-    days: list[date]
-    duckdb_path: Path
-    pipelines_dir: Path
-    after_sync: Any
-    after_site_insights: Any
-    after_models: Any
-    models: Any
-
-    def query(self, sql: str) -> Rows:
-        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
-            return con.execute(sql).fetchall()
+@pytest.fixture
+def loaded(demo_loads: DemoLoads) -> DemoLoads:
+    """The session's demo loads (conftest): the models tests only read them."""
+    return demo_loads
 
 
-def _sync_and_build(
-    warehouse: WarehouseResource, dataset: Dataset, instance: DagsterInstance
-) -> tuple[Any, ...]:
-    """Full sync, site insights, models, evaluating the models' automation between the steps."""
-    asset_defs = defs()
-    # The sensor's first tick, before anything loads (a first evaluation only starts the cursor).
-    evaluations = [evaluate_automation_conditions(asset_defs, instance, models_selection)]
-    with FakeGitBookAPI(dataset=dataset, token=TEST_TOKEN, api_version=LEGACY_TRAFFIC_API) as api:
-        gitbook = GitBookResource(access_token=TEST_TOKEN, base_url=api.base_url)
-        assert run_full_sync(gitbook, warehouse, "WARNING", instance).success
-        evaluations.append(
-            evaluate_automation_conditions(
-                asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
-            )
-        )
-        # The sensor would now build what the tick requested: the models the sync fed.
-        first = [model_key(n) for n in MODELS if evaluations[-1].get_num_requested(model_key(n))]
-        assert first and run_models(warehouse, "WARNING", instance, first).success
-        assert run_site_insights(gitbook, warehouse, recent_days(), "WARNING", instance).success
-    evaluations.append(
-        evaluate_automation_conditions(
-            asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
-        )
-    )
-    models = run_models(warehouse, "WARNING", instance)
-    evaluations.append(
-        evaluate_automation_conditions(
-            asset_defs, instance, models_selection, cursor=evaluations[-1].cursor
-        )
-    )
-    return (*evaluations[1:], models)
-
-
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    root = tmp_path_factory.mktemp("models")
-    dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
-    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
-        isolate(mp, root)  # module scope runs before conftest's autouse isolation
-        warehouse = WarehouseResource(
-            destination="duckdb",
-            duckdb_path=str(root / "warehouse.duckdb"),
-            pipelines_dir=str(root / "pipelines"),
-        )
-        steps = _sync_and_build(warehouse, dataset, instance)
-        yield Loaded(dataset, recent_days(), root / "warehouse.duckdb", root / "pipelines", *steps)
-
-
-def test_dbt_build_runs_through_dagster_and_every_test_is_a_passing_check(loaded: Loaded) -> None:
+def test_dbt_build_runs_through_dagster_and_every_test_is_a_passing_check(
+    loaded: DemoLoads,
+) -> None:
     result = loaded.models
     assert result.success
     materialized = {m.asset_key for m in result.get_asset_materialization_events()}
@@ -381,7 +320,7 @@ def test_dbt_build_runs_through_dagster_and_every_test_is_a_passing_check(loaded
     assert len(checks) == DBT_TESTS and all(check.passed for check in checks)
 
 
-def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
+def test_marts_match_numbers_computed_from_the_api(loaded: DemoLoads) -> None:
     expected = expected_marts(loaded.dataset, loaded.days, datetime.now(timezone.utc))
 
     actual = read_marts(loaded.query)
@@ -399,7 +338,7 @@ def test_marts_match_numbers_computed_from_the_api(loaded: Loaded) -> None:
     assert machines[0][0] > 0
 
 
-def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: Loaded) -> None:
+def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: DemoLoads) -> None:
     """The demo's report, opened from disk in headless Chromium: each chart drew one bar (or
     point) per row of its mart's query, labelled with the mart's text, and the page asked for
     nothing over the network."""
@@ -408,7 +347,7 @@ def test_the_report_draws_every_chart_from_the_marts_in_a_real_browser(loaded: L
     ]
     metadata = event.materialization.metadata
     path = Path(str(metadata["path"].value))
-    assert path == loaded.duckdb_path.parent / DEFAULT_REPORT_PATH
+    assert path == loaded.root / DEFAULT_REPORT_PATH
     assert metadata["report"].value == path.as_uri() and metadata["empty_charts"].value == []
     expected = {chart.id: loaded.query(chart.sql) for chart in CHARTS}
     assert all(expected.values())
@@ -484,7 +423,7 @@ DRAWN_JS = """
 """
 
 
-def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded: Loaded) -> None:
+def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded: DemoLoads) -> None:
     """After the full sync only, the models over site_insights_daily wait (it has no partition
     yet; `eager()` would wait for every day since the start date, forever); after days load,
     exactly they are requested; once built, nothing is requested again."""
@@ -499,7 +438,7 @@ def test_automation_waits_for_site_insights_then_builds_every_model_once(loaded:
 
 
 def test_a_failing_blocking_test_stops_the_models_downstream(
-    loaded: Loaded, tmp_path: Path
+    loaded: DemoLoads, tmp_path: Path
 ) -> None:
     """A page duplicated in the raw content table fails the staging key test (blocking): dbt
     skips the marts over it, and the run fails."""
@@ -538,7 +477,7 @@ def test_models_on_postgres_give_the_same_marts(
     warehouse = PostgresWarehouse(postgres_url, tmp_path / "pg_pipelines")
     dataset = Dataset.demo(anchor=datetime.now(timezone.utc).date())
 
-    *_, models = _sync_and_build(warehouse.resource(), dataset, instance)
+    *_, models = sync_and_build(warehouse.resource(), dataset, instance)
 
     assert models.success
     assert all(check.passed for check in models.get_asset_check_evaluations())

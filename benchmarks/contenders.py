@@ -108,9 +108,9 @@ def run_project(base_url: str, token: str, workdir: Path) -> dict[str, float]:
         duckdb_path=str(workdir / "bench.duckdb"), pipelines_dir=str(workdir / "pipelines")
     )
     source = gitbook_source(access_token=token, base_url=base_url)
-    return timed_run(
-        warehouse.build_pipeline(), source, loader_file_format=warehouse.loader_file_format()
-    )
+    with warehouse.connected() as connection:  # as the asset: one open of the file
+        pipeline = warehouse.build_pipeline(connection=connection)
+        return timed_run(pipeline, source, loader_file_format=warehouse.loader_file_format())
 
 
 def run_dagster(base_url: str, token: str, workdir: Path) -> dict[str, float]:

@@ -40,10 +40,12 @@ def project_sync(api: FakeGitBookAPI, token: str, workdir: Path) -> None:
     warehouse = WarehouseResource(
         duckdb_path=str(workdir / "w4.duckdb"), pipelines_dir=str(workdir / "pipelines")
     )
-    pipeline = warehouse.build_pipeline()
-    plan = ContentPlan(loaded=loaded_revisions(pipeline))
-    source = gitbook_source(access_token=token, base_url=api.base_url, content_plan=plan)
-    pipeline.run(source, loader_file_format=warehouse.loader_file_format()).raise_on_failed_jobs()
+    with warehouse.connected() as connection:  # as the asset: one open of the file
+        pipeline = warehouse.build_pipeline(connection=connection)
+        plan = ContentPlan(loaded=loaded_revisions(pipeline))
+        source = gitbook_source(access_token=token, base_url=api.base_url, content_plan=plan)
+        load = pipeline.run(source, loader_file_format=warehouse.loader_file_format())
+        load.raise_on_failed_jobs()
 
 
 def dagster_sync(api: FakeGitBookAPI, token: str, workdir: Path) -> None:

@@ -1,18 +1,14 @@
 """Run the jobs against the bundled GitBook-compatible API: shared by the demo and the gate."""
 
-import os
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetKey,
     DagsterInstance,
-    Definitions,
     ExecuteInProcessResult,
     JobDefinition,
     materialize,
@@ -54,21 +50,9 @@ def recent_days(count: int = RECENT_DAYS) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
 
 
-@lru_cache(maxsize=4)
-def _definitions(
-    cwd: str, environment: tuple[tuple[str, str], ...], dlt_files: tuple[tuple[str, int], ...]
-) -> Definitions:
-    """The arguments are only the cache's key: what the settings are read from."""
-    return defs()
-
-
 def job(name: str) -> JobDefinition:
-    """A job of the code location, loaded once per settings (the environment, the working
-    folder and its `.dlt` files): a load takes 0.3-0.4 s, and the demo and the gate run three
-    jobs in a row."""
-    dlt_files = tuple((str(p), p.stat().st_mtime_ns) for p in Path(".dlt").glob("*.toml"))
-    loaded = _definitions(os.getcwd(), tuple(sorted(os.environ.items())), dlt_files)
-    return loaded.resolve_job_def(name)
+    """A job of the code location (its definitions are loaded once per settings)."""
+    return defs().resolve_job_def(name)
 
 
 def _console(log_level: str) -> dict[str, Any]:

@@ -297,30 +297,31 @@ def build_group_checks(
     def group_checks(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[AssetCheckResult]:
-        pipeline = warehouse.build_pipeline()
-        selected = {(key.asset_key, key.name) for key in context.selected_asset_check_keys}
-        checked_assets = {key for key, _ in selected}
-        chosen = [s for s in specs if asset_key(s.name) in checked_assets]
-        tables = [t for s in chosen for t in (s.name, s.parent or s.name)]
-        columns = storage_columns(pipeline, list(dict.fromkeys([*tables, LOADS_TABLE])))
-        at = now()
-        errors: list[str] = []
-        with pipeline.sql_client() as client:
-            db = Tables(client, set(columns))
-            for spec in chosen:
-                inputs = _inputs(context, spec, db, at)
-                try:
-                    for check in checks[spec.name]:
-                        if (asset_key(spec.name), check.name) not in selected:
-                            continue
-                        if check.rule is None:
-                            finding = column_mismatches(spec.columns, columns.get(spec.name))
-                        else:
-                            finding = check.rule(inputs)
-                        yield _result(check, finding, spec)
-                except Exception as error:  # the other tables are still checked
-                    context.log.error(f"Checks of {spec.name} could not run: {error!r}")
-                    errors.append(spec.name)
+        with warehouse.connected() as connection:  # one open of the file for the step
+            pipeline = warehouse.build_pipeline(connection=connection)
+            selected = {(key.asset_key, key.name) for key in context.selected_asset_check_keys}
+            checked_assets = {key for key, _ in selected}
+            chosen = [s for s in specs if asset_key(s.name) in checked_assets]
+            tables = [t for s in chosen for t in (s.name, s.parent or s.name)]
+            columns = storage_columns(pipeline, list(dict.fromkeys([*tables, LOADS_TABLE])))
+            at = now()
+            errors: list[str] = []
+            with pipeline.sql_client() as client:
+                db = Tables(client, set(columns))
+                for spec in chosen:
+                    inputs = _inputs(context, spec, db, at)
+                    try:
+                        for check in checks[spec.name]:
+                            if (asset_key(spec.name), check.name) not in selected:
+                                continue
+                            if check.rule is None:
+                                finding = column_mismatches(spec.columns, columns.get(spec.name))
+                            else:
+                                finding = check.rule(inputs)
+                            yield _result(check, finding, spec)
+                    except Exception as error:  # the other tables are still checked
+                        context.log.error(f"Checks of {spec.name} could not run: {error!r}")
+                        errors.append(spec.name)
         if errors:
             raise Failure(
                 f"The checks of {', '.join(errors)} could not run (the errors are above); the "

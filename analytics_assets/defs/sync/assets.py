@@ -106,11 +106,11 @@ def build_gitbook_assets(
         gitbook: GitBookResource,
         warehouse: WarehouseResource,
     ) -> Iterator[MaterializeResult]:
-        with explained_failures(gitbook.attempts()):
+        with explained_failures(gitbook.attempts()), warehouse.connected() as connection:
             as_of = datetime.now(timezone.utc)
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
-            pipeline = warehouse.build_pipeline(progress=progress)
+            pipeline = warehouse.build_pipeline(progress=progress, connection=connection)
             selected = {key.path[-1] for key in context.selected_asset_keys}
             current = selected & {spec.name for spec in RESOURCES}
             if current:

@@ -101,7 +101,7 @@ def build_site_insights_assets(
         days = days_between(window.start.date(), window.end.date())
         context.log.info(f"Site insights for {len(days)} UTC day(s): {days[0]} .. {days[-1]}")
         failed: dict[str, FailedDays] = {}
-        with explained_failures(gitbook.attempts()):
+        with explained_failures(gitbook.attempts()), warehouse.connected() as connection:
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
             source = gitbook.build_site_insights_source(
@@ -116,7 +116,10 @@ def build_site_insights_assets(
             run_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=f"{context.run.run_id}-", dir=run_dir) as tmp:
                 pipeline = warehouse.build_pipeline(
-                    SITE_INSIGHTS_PIPELINE, progress=progress, pipelines_dir=Path(tmp)
+                    SITE_INSIGHTS_PIPELINE,
+                    progress=progress,
+                    pipelines_dir=Path(tmp),
+                    connection=connection,
                 )
                 results = list(
                     run_source(context, dlt, translator, source, pipeline, warehouse, access)
