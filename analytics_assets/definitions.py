@@ -32,9 +32,15 @@ def defs() -> Definitions:
 def _dlt_files() -> tuple[tuple[str, int], ...]:
     """dlt's config and secrets files (the project's `.dlt` and dlt's global folder) and when
     each last changed: settings the definitions read besides the environment."""
+    files = (p for folder in _dlt_folders(os.getcwd()) for p in folder.glob("*.toml"))
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in files if p.is_file()))
+
+
+@lru_cache(maxsize=4)
+def _dlt_folders(cwd: str) -> tuple[Path, ...]:
+    """Asked once per working folder: dlt finds its global folder by trying to write there."""
     context = active()
-    folders = {Path(context.settings_dir), Path(context.global_dir)}
-    return tuple(sorted((str(p), p.stat().st_mtime_ns) for d in folders for p in d.glob("*.toml")))
+    return tuple({Path(cwd) / context.settings_dir, Path(context.global_dir)})
 
 
 @lru_cache(maxsize=4)

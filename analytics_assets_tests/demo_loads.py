@@ -109,5 +109,6 @@ def sync_and_build(
         assert run_site_insights(gitbook, warehouse, recent_days(), "WARNING", instance).success
     evaluations.append(evaluate(evaluations[-1]))
     models = run_models(warehouse, "WARNING", instance)
+    assert models.success
     evaluations.append(evaluate(evaluations[-1]))
     return (*evaluations[1:], models)

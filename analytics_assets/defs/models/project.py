@@ -5,8 +5,10 @@ to a writable folder outside it, `ANALYTICS_DBT_TARGET_PATH` (`data/dbt` in the 
 directory by default), so an installed package or a read-only image runs the models as a
 checkout does.
 
-Like `DbtProject.prepare_if_dev()`, edited models show up on the next load, but by comparing
-file times rather than parsing on every load of `dagster dev` (and of each of its run workers):
+Like `DbtProject.prepare_if_dev()`, edited models show up on the next load of the code location
+(a reload starts a new process; a process loads its definitions once, `definitions.py`), but
+by comparing file times rather than parsing on every load of `dagster dev` (and of each of its
+run workers):
 a missing manifest, or one older than a file of the project, is parsed again; a current one is
 read as it is. A deployment prepares it at build time (`deploy/Dockerfile` runs
 `python -m analytics_assets.defs.models.project`), so it never parses at load. Parsing is
