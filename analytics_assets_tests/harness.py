@@ -39,6 +39,7 @@ from analytics_assets.defs.resources import (
 from analytics_assets.defs.sync.assets import build_gitbook_assets
 from analytics_assets.devtools.fake_api import Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.site_insights import ATOM_FIELDS
+from analytics_assets.gitbook.personal_data import PII_ENV, PII_KEY_ENV
 from analytics_assets.gitbook.site_insights_groupings import PAGE, PAGE_COLUMNS, Grouping
 from analytics_assets.settings import OperationsConfig
 
@@ -61,6 +62,8 @@ SETTINGS_ENV = (
     PIPELINES_DIR_ENV,
     FULL_REFETCH_ENV,
     REPORT_PATH_ENV,
+    PII_ENV,
+    PII_KEY_ENV,
 )
 # dbt's folder, shared by every test of this checkout (and kept for the next session): a folder
 # per test would parse the dbt project in each one, about 5 s of CPU. Its manifest is current

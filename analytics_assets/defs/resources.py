@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from analytics_assets.gitbook.access import Access
     from analytics_assets.gitbook.content import ContentPlan
     from analytics_assets.gitbook.failed_days import FailedDays
+    from analytics_assets.gitbook.personal_data import PersonalData
 
 from analytics_assets.gitbook.settings import (
     DATASET_NAME,
@@ -150,6 +151,21 @@ class GitBookResource(ConfigurableResource):
             f"${INSECURE_HTTP_ENV}. Off by default."
         ),
     )
+    pii: str | None = Field(
+        default=None,
+        description=(
+            "What is stored of a person (email, name, photo URL): keep, hash (HMAC-SHA256 "
+            "under pii_key) or drop; falls back to $GITBOOK_PII, then `pii` under "
+            "[sources.gitbook] in dlt config, then keep."
+        ),
+    )
+    pii_key: str | None = Field(
+        default=None,
+        description=(
+            "The HMAC key of pii=hash; falls back to $GITBOOK_PII_KEY, then `pii_key` under "
+            "[sources.gitbook] in .dlt/secrets.toml."
+        ),
+    )
 
     def attempts(self) -> int:
         """Requests per call before giving up: the configured retries plus the first try."""
@@ -189,6 +205,42 @@ class GitBookResource(ConfigurableResource):
 
     def resolve_full_refetch(self) -> bool:
         return bool(_flag(self.full_refetch, FULL_REFETCH_ENV))
+
+    def resolve_personal_data(self) -> "PersonalData":
+        """What a sync stores of a person; a bad mode, or `hash` without a key, fails here,
+        before any request."""
+        from analytics_assets.gitbook.errors import GitBookConfigError
+        from analytics_assets.gitbook.personal_data import (
+            PII_CONFIG,
+            PII_ENV,
+            PII_KEY_ENV,
+            PII_KEY_SECRET,
+            PersonalData,
+            PiiMode,
+        )
+
+        configured = _first_set(self.pii, EnvVar(PII_ENV).get_value(), dlt.config.get(PII_CONFIG))
+        choices = ", ".join(mode.value for mode in PiiMode)
+        try:
+            mode = PiiMode((configured or PiiMode.KEEP.value).strip().lower())
+        except ValueError:
+            raise GitBookConfigError(
+                f"{PII_ENV} (or `pii` under [sources.gitbook]) is {configured!r}; it takes one "
+                f"of {choices}."
+            ) from None
+        if mode is not PiiMode.HASH:
+            return PersonalData(mode)
+        key = _first_set(
+            self.pii_key, EnvVar(PII_KEY_ENV).get_value(), dlt.secrets.get(PII_KEY_SECRET)
+        )
+        if not key:
+            raise GitBookConfigError(
+                f"{PII_ENV}=hash needs a key: set {PII_KEY_ENV}, or `pii_key` under "
+                "[sources.gitbook] in .dlt/secrets.toml, to a long random secret (for example "
+                "the output of `python -c 'import secrets; print(secrets.token_hex(32))'`), "
+                "and keep it: the same key gives the same hashes, run after run."
+            )
+        return PersonalData(mode, key.encode("utf-8"))
 
     def build_access(self, warn: Callable[[str], None]) -> "Access":
         """One sync's record of what GitBook refused, strict when full access is required."""
@@ -240,6 +292,7 @@ class GitBookResource(ConfigurableResource):
 
         space_ids = self.resolve_space_ids()
         kwargs = self._source_kwargs(warn, on_page, access)
+        kwargs["personal_data"] = self.resolve_personal_data()
         if content_plan is not None:
             kwargs["content_plan"] = content_plan
         return gitbook_source(**kwargs, **({"space_ids": space_ids} if space_ids else {}))
@@ -261,6 +314,18 @@ class GitBookResource(ConfigurableResource):
         if info is not None:
             kwargs["info"] = info
         return site_insights_source(list(days), failed_days=failed_days, **kwargs)
+
+
+# After each load, dlt's staging dataset would keep a full copy of every replaced table and the
+# working folder the data files of each load: a second and third copy of everything, personal
+# data included. Emptied unless dlt's config sets these keys (to false) itself.
+LOAD_CLEANUP = ("load.truncate_staging_dataset", "load.delete_completed_jobs")
+
+
+def _clean_up_after_loads() -> None:
+    for key in LOAD_CLEANUP:
+        if dlt.config.get(key) is None:
+            dlt.config[key] = True
 
 
 def _replace_strategy_unset(destination: str) -> bool:
@@ -380,6 +445,7 @@ class WarehouseResource(ConfigurableResource):
                 global_config={"memory_limit": memory_limit or DEFAULT_DUCKDB_MEMORY_LIMIT},
             )
         destination = Destination.from_reference(name, **settings)
+        _clean_up_after_loads()
         pipelines_dir = pipelines_dir or self.resolve_pipelines_dir()
         return dlt.pipeline(
             pipeline_name=pipeline_name,

@@ -26,6 +26,7 @@ from analytics_assets.gitbook.http import (
 )
 from analytics_assets.gitbook.paginator import GitBookCursorPaginator
 from analytics_assets.gitbook.path_segment import PathSegment, encode_id
+from analytics_assets.gitbook.personal_data import PersonalData
 from analytics_assets.gitbook.removed_endpoint import RemovedEndpoint
 from analytics_assets.gitbook.rows import (
     first_of_each_key,
@@ -170,13 +171,16 @@ def build_rest_api_config(
     warn: Callable[[str], None] = logger.warning,
     on_page: Callable[[str], None] | None = None,
     access: Access | None = None,
+    personal_data: PersonalData | None = None,
 ) -> RESTAPIConfig:
     """The `rest_api` configuration for every GitBook resource.
 
     `space_ids`, when given, replaces space discovery: each space is fetched by id. `warn`
     receives the warnings a person should see in the run log (skipped deleted parents);
-    `on_page` is called with the resource name for every page fetched.
+    `on_page` is called with the resource name for every page fetched; `personal_data` says
+    what is stored of a person (default: everything GitBook serves).
     """
+    personal_data = personal_data or PersonalData()
     base_url = require_safe_base_url(base_url, allow_insecure_http=allow_insecure_http)
     # Removed from GitBook's API: once confirmed gone, asked no more (see removed_endpoint.py).
     removed = {
@@ -203,6 +207,8 @@ def build_rest_api_config(
         else:
             resource = _endpoint_resource(spec, policy)
         resource["processing_steps"].extend(EXTRA_STEPS.get(spec.name, []))
+        if (protect := personal_data.row_mapper(spec.name)) is not None:
+            resource["processing_steps"].append({"map": protect})
         resource["processing_steps"].append({"filter": first_of_each_key(spec.primary_key)})
         resources.append(resource)
 
@@ -284,6 +290,7 @@ def gitbook_source(
     on_page: Callable[[str], None] | None = None,
     access: Access | None = None,
     content_plan: ContentPlan | None = None,
+    personal_data: PersonalData | None = None,
 ) -> list[DltResource]:
     """GitBook users, organizations, spaces, members, content and traffic.
 
@@ -307,6 +314,7 @@ def gitbook_source(
             refusal fails the sync; by default refusals are skipped with a warning.
         content_plan: Which spaces' content to fetch (by revision) and the run's tally; by
             default every space is fetched.
+        personal_data: What is stored of a person (`GITBOOK_PII`): by default, everything.
     """
     access = access or Access(warn=warn)
     content_plan = content_plan or ContentPlan(full=True)
@@ -325,6 +333,7 @@ def gitbook_source(
         warn=warn,
         on_page=on_page,
         access=access,
+        personal_data=personal_data,
     )
     resources = rest_api_resources(config)
     by_name = {resource.name: resource for resource in resources}

@@ -29,6 +29,7 @@ from analytics_assets.defs.sync.progress import DEFAULT_PROGRESS_SECONDS, SyncPr
 from analytics_assets.defs.sync.translator import GitBookTranslator, asset_key
 from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
 from analytics_assets.gitbook.history import HISTORIES, history_source
+from analytics_assets.gitbook.personal_data import protect_stored
 from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
 from analytics_assets.settings import OperationsConfig
 
@@ -108,9 +109,14 @@ def build_gitbook_assets(
     ) -> Iterator[MaterializeResult]:
         with explained_failures(gitbook.attempts()), warehouse.connected() as connection:
             as_of = datetime.now(timezone.utc)
+            personal = gitbook.resolve_personal_data()
             progress = SyncProgress(context.log, log_period=progress_seconds)
             access = gitbook.build_access(context.log.warning)
             pipeline = warehouse.build_pipeline(progress=progress, connection=connection)
+            # What an earlier GITBOOK_PII mode stored in plain goes before anything loads.
+            for table, rows in protect_stored(pipeline, personal).items():
+                if rows:
+                    context.log.info(f"{table}: {rows} rows rewritten as {personal.mode.value}.")
             selected = {key.path[-1] for key in context.selected_asset_keys}
             current = selected & {spec.name for spec in RESOURCES}
             if current:
