@@ -45,7 +45,9 @@ from analytics_assets.settings import OperationsConfig
 
 TEST_TOKEN = "gb_test_token_3f9a1c7e5b2d4f6a"
 # The asset checks a healthy account runs: those on the raw tables, and the dbt tests.
-RAW_CHECKS = 74
+RAW_CHECKS = 86
+# Those of the unpartitioned tables (the full sync's), histories included.
+UNPARTITIONED_CHECKS = 51
 DBT_TESTS = 52
 ALL_CHECKS = RAW_CHECKS + DBT_TESTS
 # Small enough that retry tests take milliseconds, large enough to tell from Retry-After.

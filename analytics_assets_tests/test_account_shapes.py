@@ -26,6 +26,7 @@ from analytics_assets.gitbook.settings import RESOURCES, SITE_INSIGHTS_DAILY, SI
 from analytics_assets_tests.harness import (
     ALL_CHECKS,
     TEST_TOKEN,
+    UNPARTITIONED_CHECKS,
     Runner,
     Warehouse,
     failure_message,
@@ -92,7 +93,7 @@ def sync_twice(api: FakeGitBookAPI, runner: Runner, **expected_overrides: int) -
     for attempt in ("first sync", "re-sync"):
         full = run_full_sync(gitbook, warehouse, instance=runner.instance)
         assert full.success, f"{attempt}: {failure_message(full)}"
-        assert len(full.get_asset_check_evaluations()) == 44
+        assert len(full.get_asset_check_evaluations()) == UNPARTITIONED_CHECKS
         assert failed_checks(full) == expected_warnings(dataset), attempt
         # Every table exists, with exactly what the API serves (zero rows included).
         assert runner.warehouse.tables() >= set(TABLES)
@@ -100,7 +101,7 @@ def sync_twice(api: FakeGitBookAPI, runner: Runner, **expected_overrides: int) -
 
         insights = run_site_insights(gitbook, warehouse, DAYS, instance=runner.instance)
         assert insights.success, f"{attempt}: {failure_message(insights)}"
-        assert len(insights.get_asset_check_evaluations()) == 6 * len(SITE_INSIGHTS_TABLES)
+        assert len(insights.get_asset_check_evaluations()) == 7 * len(SITE_INSIGHTS_TABLES)
         assert failed_checks(insights) == {}, attempt
         assert runner.warehouse.count(SITE_INSIGHTS_DAILY.name) == (
             dataset.expected_site_insight_rows(DAYS)

@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from analytics_assets.devtools.fake_api import LEGACY_TRAFFIC_API, Dataset, FakeGitBookAPI
-from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse
+from analytics_assets_tests.harness import TEST_TOKEN, UNPARTITIONED_CHECKS, Runner, Warehouse
 
 TODAY = datetime.now(timezone.utc).date()
 
@@ -55,7 +55,7 @@ def test_every_check_passes_on_a_clean_sync(runner: Runner) -> None:
     result = runner.materialize(with_checks=True)
 
     results = evaluations(result)
-    assert len(results) == 44  # every unpartitioned table's checks
+    assert len(results) == UNPARTITIONED_CHECKS
     assert [key for key, e in results.items() if not e.passed] == []
 
 

@@ -131,14 +131,14 @@ def test_definitions_expose_schedules_freshness_and_every_check() -> None:
         "gitbook_dead_run_recovery",
     ]
     assert checks_per_table == {
-        "users": 4,
-        "organizations": 4,
-        "spaces": 5,
-        "org_members": 5,
-        "sites": 5,
-        "content": 5,
-        "insights_traffic": 7,
-        **dict.fromkeys(SITE_INSIGHTS_NAMES, 6),
+        "users": 5,
+        "organizations": 5,
+        "spaces": 6,
+        "org_members": 6,
+        "sites": 6,
+        "content": 6,
+        "insights_traffic": 8,
+        **dict.fromkeys(SITE_INSIGHTS_NAMES, 7),
         **dict.fromkeys(histories, 3),
     }
 

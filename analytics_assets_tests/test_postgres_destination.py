@@ -12,7 +12,13 @@ from analytics_assets.defs.resources import DESTINATION_ENV
 from analytics_assets.devtools import gate
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.gitbook.settings import RESOURCES
-from analytics_assets_tests.harness import ALL_CHECKS, PostgresWarehouse, Runner, Warehouse
+from analytics_assets_tests.harness import (
+    ALL_CHECKS,
+    UNPARTITIONED_CHECKS,
+    PostgresWarehouse,
+    Runner,
+    Warehouse,
+)
 
 CREDENTIALS_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 TABLES = [spec.name for spec in RESOURCES]
@@ -60,7 +66,7 @@ def test_full_sync_and_checks_on_postgres_match_duckdb(
         assert primary_keys(pg_runner.warehouse, table) == primary_keys(runner.warehouse, table)
 
     evaluations = on_postgres.get_asset_check_evaluations()
-    assert len(evaluations) == 44  # every unpartitioned table's checks
+    assert len(evaluations) == UNPARTITIONED_CHECKS
     assert failed_checks(evaluations) == []
 
     events = {m.asset_key: m for m in on_postgres.asset_materializations_for_node("gitbook")}

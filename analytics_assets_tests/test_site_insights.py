@@ -288,6 +288,7 @@ def test_checks_pass_on_a_clean_load_and_catch_bad_rows(runner: Runner) -> None:
         "site_id_exists_in_sites",
         "counts_are_non_negative_integers",
         "coverage_is_complete",
+        "schema_unchanged_since_previous_load",
     }
     assert [name for name, e in evaluations.items() if not e.passed] == []
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from analytics_assets.gitbook.content import ContentPlan
     from analytics_assets.gitbook.failed_days import FailedDays
     from analytics_assets.gitbook.personal_data import PersonalData
+    from analytics_assets.gitbook.schema_drift import ContractMode
 
 from analytics_assets.gitbook.settings import (
     DATASET_NAME,
@@ -151,6 +152,15 @@ class GitBookResource(ConfigurableResource):
             f"${INSECURE_HTTP_ENV}. Off by default."
         ),
     )
+    schema_contract: str | None = Field(
+        default=None,
+        description=(
+            "evolve: a new, retyped or removed GitBook field loads, and the table's schema "
+            "check warns; freeze: the run fails naming it and loads nothing. Falls back to "
+            "$GITBOOK_SCHEMA_CONTRACT, then `schema_contract` under [sources.gitbook] in dlt "
+            "config, then evolve."
+        ),
+    )
     pii: str | None = Field(
         default=None,
         description=(
@@ -205,6 +215,26 @@ class GitBookResource(ConfigurableResource):
 
     def resolve_full_refetch(self) -> bool:
         return bool(_flag(self.full_refetch, FULL_REFETCH_ENV))
+
+    def resolve_schema_contract(self) -> "ContractMode":
+        from analytics_assets.gitbook.errors import GitBookConfigError
+        from analytics_assets.gitbook.schema_drift import (
+            CONTRACT_CONFIG,
+            CONTRACT_ENV,
+            ContractMode,
+        )
+
+        configured = _first_set(
+            self.schema_contract, EnvVar(CONTRACT_ENV).get_value(), dlt.config.get(CONTRACT_CONFIG)
+        )
+        try:
+            return ContractMode((configured or ContractMode.EVOLVE.value).strip().lower())
+        except ValueError:
+            choices = ", ".join(mode.value for mode in ContractMode)
+            raise GitBookConfigError(
+                f"{CONTRACT_ENV} (or `schema_contract` under [sources.gitbook]) is "
+                f"{configured!r}; it takes one of {choices}."
+            ) from None
 
     def resolve_personal_data(self) -> "PersonalData":
         """What a sync stores of a person; a bad mode, or `hash` without a key, fails here,

@@ -266,10 +266,11 @@ def discovery_resources(
     return {"client": _client(access_token, base_url, session), "resources": resources}
 
 
-# Shape drift never fails a sync: new fields become columns, and a value that cannot be coerced
-# to its column's type lands in a variant column (`count__v_text`), leaving the typed column
-# null, where the asset checks flag it. GitBook types many counts as JSON `number`, so an
-# integer-then-fractional field is routine; freezing types would fail whole syncs on it.
+# By default shape drift never fails a sync: new fields become columns, and a value that cannot
+# be coerced to its column's type lands in a variant column (`count__v_text`), leaving the typed
+# column null, where the asset checks flag it. GitBook types many counts as JSON `number`, so an
+# integer-then-fractional field is routine. GITBOOK_SCHEMA_CONTRACT=freeze overrides this per
+# run (`schema_drift.py`).
 SCHEMA_CONTRACT: TSchemaContract = {"tables": "evolve", "columns": "evolve", "data_type": "evolve"}
 
 

@@ -6,9 +6,10 @@ connection, another those of the partitioned site insights. Rules and their SQL 
 person sees.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -38,12 +39,13 @@ from analytics_assets.defs.checks.quality import (
     row_count,
     stale_load,
     stale_traffic,
-    storage_columns,
 )
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
+from analytics_assets.defs.sync.load_metadata import PROFILE_KEY
 from analytics_assets.defs.sync.translator import asset_key
 from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
+from analytics_assets.gitbook.schema_drift import CONTRACT_ENV, schema_changes, storage_columns
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES, TABLES, ResourceSpec
 from analytics_assets.settings import SITE_INSIGHTS_NAMES, TRAFFIC_TABLE, OperationsConfig
 
@@ -59,6 +61,8 @@ class CheckInputs:
     refused: list[str]
     """Parents GitBook refused the token in the table's last load (its metadata)."""
     coverage: str
+    profiles: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None
+    """The column profiles of the table's previous and last loads; None: fewer than two."""
 
 
 Rule = Callable[[CheckInputs], Finding]
@@ -161,6 +165,18 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
             lambda i: stale_load(spec.name, i.loaded_at, i.now, window),
         ),
     ]
+    checks.append(
+        Check(
+            "schema_unchanged_since_previous_load",
+            "The fields GitBook serves are those of the previous load; names each column "
+            "added, retyped (its values now land in a dlt variant column) or, on the "
+            "unpartitioned tables, removed (held values, now none). Adapt the queries that "
+            f"read it; {CONTRACT_ENV}=freeze fails the sync instead of loading a change.",
+            warn,
+            False,
+            lambda i: schema_drift(i, removals=spec.name not in SITE_INSIGHTS_NAMES),
+        )
+    )
     if spec.parent is not None and spec.parent_key is not None:
         checks.append(
             Check(
@@ -228,6 +244,17 @@ def checks_for(spec: ResourceSpec, ops: OperationsConfig) -> list[Check]:
     return checks
 
 
+def schema_drift(inputs: CheckInputs, removals: bool) -> Finding:
+    """What changed between the table's last two column profiles."""
+    if inputs.profiles is None:
+        return Finding(0, [], "Fewer than two loads with a column profile: nothing to compare.")
+    changes = schema_changes(*inputs.profiles, removals=removals)
+    if not changes:
+        return Finding(0, [], "Same columns, types and filled columns as the previous load.")
+    items = changes.items()
+    return Finding(len(items), items, "GitBook's fields changed: " + "; ".join(items) + ".")
+
+
 def _result(check: Check, finding: Finding, spec: ResourceSpec) -> AssetCheckResult:
     metadata = {
         "failing_rows": MetadataValue.int(finding.failing_rows),
@@ -248,18 +275,27 @@ def _inputs(
     context: AssetCheckExecutionContext, spec: ResourceSpec, db: Tables, at: datetime
 ) -> CheckInputs:
     """What the rules of `spec`'s table see, from its last materialization's metadata."""
-    latest = context.instance.get_latest_materialization_event(asset_key(spec.name))
+    records = context.instance.fetch_materializations(asset_key(spec.name), limit=2).records
+    latest = records[0] if records else None
     loaded_at = datetime.fromtimestamp(latest.timestamp, timezone.utc) if latest else None
     materialization = latest.asset_materialization if latest is not None else None
     metadata = materialization.metadata if materialization is not None else {}
     refused = metadata.get(REFUSED_KEY)
     coverage = metadata.get(COVERAGE_KEY)
+    profiles = [
+        record.asset_materialization.metadata.get(PROFILE_KEY)
+        for record in reversed(records)
+        if record.asset_materialization is not None
+    ]
     return CheckInputs(
         db,
         at,
         loaded_at,
         list(refused.value) if refused is not None else [],  # type: ignore[arg-type]
         str(coverage.value) if coverage is not None else "",
+        (profiles[0].value, profiles[1].value)  # type: ignore[assignment]
+        if len(profiles) == 2 and all(p is not None for p in profiles)
+        else None,
     )
 
 

@@ -2,18 +2,24 @@
 
 dagster-dlt's own `dagster/table_name` uses the dlt schema name instead of the dataset, and its
 `fetch_row_count()` fails a whole run when a selected resource loaded no rows; this module
-replaces both with values read through dlt's destination-neutral dataset access.
+replaces both with values read through dlt's destination-neutral dataset access, and adds each
+table's column profile (`PROFILE_KEY`), which the schema drift check compares load to load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dlt
-from dagster import MaterializeResult
+from dagster import MaterializeResult, MetadataValue
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dlt.common.schema.utils import has_table_seen_data
+
+from analytics_assets.gitbook.schema_drift import column_profile, storage_columns
+
+# The table's columns, their types and which hold a value after the load (`column_profile`).
+PROFILE_KEY = "gitbook/column_profile"
 
 
 def table_row_counts(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[str, int]:
@@ -36,14 +42,22 @@ def with_destination_metadata(
     pipeline: dlt.Pipeline,
     tables: Mapping[str, str],
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    load_ids: Sequence[str] | None = None,
 ) -> list[MaterializeResult]:
-    """Add the row count and the right table name to each result.
+    """Add the row count, the right table name and the column profile to each result.
 
     `tables` maps each result's asset key (as a user string) to its table name; `extra` adds
-    metadata per table name.
+    metadata per table name; `load_ids` scopes the profiles to this run's rows (a partitioned
+    table), else they cover the whole table.
     """
     results = list(results)
     counts = table_row_counts(pipeline, tables.values())
+    stored = storage_columns(pipeline, list(tables.values()))
+    with pipeline.sql_client() as client:
+        profiles = {
+            table: column_profile(client, table, stored.get(table), load_ids)
+            for table in tables.values()
+        }
     updated = []
     for result in results:
         assert result.asset_key is not None
@@ -53,6 +67,7 @@ def with_destination_metadata(
             **TableMetadataSet(
                 row_count=counts[table], table_name=f"{pipeline.dataset_name}.{table}"
             ),
+            PROFILE_KEY: MetadataValue.json(profiles[table]),
             **(extra or {}).get(table, {}),
         }
         updated.append(

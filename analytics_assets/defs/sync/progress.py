@@ -8,6 +8,7 @@ counters safe to update from the extract worker threads that fetch the pages.
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dlt.common.runtime.collector import LogCollector
@@ -21,6 +22,9 @@ class SyncProgress(LogCollector):
     def __init__(self, logger: logging.Logger, log_period: float = DEFAULT_PROGRESS_SECONDS):
         super().__init__(log_period=log_period, logger=logger, dump_system_stats=False)
         self._lock = threading.RLock()
+        self.before_normalize: Callable[[], None] | None = None
+        """Called when dlt starts normalizing what it extracted: the one moment between the
+        extract of every table and the load of any; what it raises fails the run."""
 
     def update(self, name: str, *args: Any, **kwargs: Any) -> None:
         with self._lock:
@@ -28,6 +32,8 @@ class SyncProgress(LogCollector):
                 super().update(name, *args, **kwargs)
 
     def _start(self, step: str) -> None:
+        if step.startswith("Normalize") and self.before_normalize is not None:
+            self.before_normalize()
         with self._lock:
             super()._start(step)
 

@@ -121,8 +121,18 @@ def build_site_insights_assets(
                     pipelines_dir=Path(tmp),
                     connection=connection,
                 )
+                contract = gitbook.resolve_schema_contract()
                 results = list(
-                    run_source(context, dlt, translator, source, pipeline, warehouse, access)
+                    run_source(
+                        context,
+                        dlt,
+                        translator,
+                        source,
+                        pipeline,
+                        warehouse,
+                        access,
+                        contract=contract,
+                    )
                 )
         failed = {table: days for table, days in failed.items() if days}
         if not failed:

@@ -4,6 +4,7 @@ python -m analytics_assets.devtools.fake_api --port 8000 --token demo-token
 python -m analytics_assets.devtools.fake_api --rate-limit 60/60 --api-version 0.91.0
 python -m analytics_assets.devtools.fake_api --reader-org org-acme --missing-scope site:read
 python -m analytics_assets.devtools.fake_api --bot-burst site_docs:2024-06-29:13:1100
+python -m analytics_assets.devtools.fake_api --drift extra --drift missing
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from datetime import date
 
 from analytics_assets.devtools.fake_api.dataset import BOT_BURST_HOUR, BOT_BURST_URLS, Dataset
+from analytics_assets.devtools.fake_api.edits import Drift, drifted
 from analytics_assets.devtools.fake_api.rate_limit import RateLimit
 from analytics_assets.devtools.fake_api.server import (
     API_VERSIONS,
@@ -137,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default hour {BOT_BURST_HOUR}, {BOT_BURST_URLS} URLs: more than one query returns; "
         "repeatable)",
     )
+    parser.add_argument(
+        "--drift",
+        type=Drift,
+        action="append",
+        default=[],
+        choices=list(Drift),
+        metavar="KIND",
+        help="serve GitBook's shape changed: extra (spaces gain `language`), retyped (members' "
+        "`spaces` count as text) or missing (pages lose `documentId`); repeatable",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = dataset.with_bot_burst(site_id, day, hour=hour, urls=urls)
         except ValueError as exc:
             parser.error(f"--bot-burst: {exc}")
+    dataset = drifted(dataset, *args.drift)
     api = FakeGitBookAPI(
         dataset=dataset,
         token=args.token,

@@ -6,6 +6,7 @@ the history tables must notice. Each returns a new dataset; the one given is unc
 - `with_space_fields`: a space's listed fields change (e.g. `visibility`), its revision kept.
 - `with_member` / `with_member_fields`: a member joins an organization, or changes role.
 - `with_site_fields`: a site's fields change (e.g. `visibility`, `published`).
+- `drifted`: GitBook's shape changes without notice: a field added, retyped or removed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any
 
 from analytics_assets.devtools.fake_api.dataset import Dataset, PageTree, make_member
@@ -100,3 +102,49 @@ def with_site_fields(dataset: Dataset, site_id: str, **fields: Any) -> Dataset:
         for org, sites in dataset.sites_by_org.items()
     }
     return dataclasses.replace(dataset, sites_by_org=sites_by_org)
+
+
+class Drift(str, Enum):
+    """Shape changes modelled on GitBook's own between API 0.91.0 and 0.202.0."""
+
+    EXTRA = "extra"
+    """Every space carries `language`, a field 0.202.0 added to `Space`."""
+    RETYPED = "retyped"
+    """Every member's `spaces` count is served as text ("3 spaces")."""
+    MISSING = "missing"
+    """No page carries `documentId`, which 0.202.0 removed from page documents; every space
+    gets a new revision, so a sync fetches every space's content."""
+
+
+def _without_document_id(pages: Sequence[Row]) -> list[Row]:
+    return [
+        {
+            **{k: v for k, v in page.items() if k != "documentId"},
+            "pages": _without_document_id(page.get("pages") or []),
+        }
+        for page in pages
+    ]
+
+
+def drifted(dataset: Dataset, *kinds: Drift) -> Dataset:
+    """The dataset as GitBook would serve it after these unannounced changes."""
+    if Drift.EXTRA in kinds:
+        dataset = _replace_spaces(
+            dataset, {s["id"]: {**s, "language": "en"} for s in dataset.spaces}
+        )
+    if Drift.RETYPED in kinds:
+        members = {
+            org: [{**m, "spaces": f"{m.get('spaces') or 0} spaces"} for m in rows]
+            for org, rows in dataset.members_by_org.items()
+        }
+        dataset = dataclasses.replace(dataset, members_by_org=members)
+    if Drift.MISSING in kinds:
+        trees = {
+            space_id: PageTree.of(_without_document_id(dataset.pages_of(space_id)))
+            for space_id in dataset.pages_by_space
+        }
+        dataset = _replace_spaces(
+            dataset, {s["id"]: _new_revision(s, "no-document-id") for s in dataset.spaces}
+        )
+        dataset = dataclasses.replace(dataset, pages_by_space=trees)
+    return dataset
