@@ -3,19 +3,26 @@
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance
 
-from analytics_assets.devtools.bundled import run_full_sync
+from analytics_assets.devtools.bundled import run_full_sync, run_site_insights
 from analytics_assets.devtools.fake_api import TODAY_API, Dataset, FakeGitBookAPI
 from analytics_assets.devtools.fake_api.edits import Drift, drifted
 from analytics_assets.gitbook.schema_drift import CONTRACT_ENV, schema_changes
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
 
 CHECK = "schema_unchanged_since_previous_load"
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    """Anchored today: the site insights partitions start in 2025."""
+    return Dataset.demo(anchor=datetime.now(timezone.utc).date())
 
 
 @pytest.fixture
@@ -121,8 +128,9 @@ def test_drift_fails_the_run_and_loads_nothing_under_freeze(
     warehouse: Warehouse,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    assert runner.materialize().success
     monkeypatch.setenv(CONTRACT_ENV, "freeze")
-    assert runner.materialize().success, "a first sync creates every table under freeze"
+    assert runner.materialize().success, "a healthy re-sync passes a frozen contract"
     tables = ["spaces", "org_members", "content"]
 
     def rows() -> dict[str, Any]:
@@ -148,10 +156,38 @@ def test_drift_fails_the_run_and_loads_nothing_under_freeze(
     assert rows() == before
     pending = dlt.pipeline("gitbook", pipelines_dir=str(warehouse.pipelines_dir)).has_pending_data
     assert not pending, "the refused extract was dropped"
-    # Nothing extracted in the refused run lingers to load with the next one.
-    fake_api.dataset = dataset
-    assert runner.materialize().success
-    assert shape() == before_shape
+    # Accepting the change takes one sync under evolve (dlt keeps a table's last contract).
+    monkeypatch.setenv(CONTRACT_ENV, "evolve")
+    accepted = runner.materialize(with_checks=True)
+    assert accepted.success
+    assert [table for table, e in _drift_checks(accepted).items() if not e.passed] == [
+        named.split("'")[1]
+    ]
+    assert shape() != before_shape
+
+
+def test_site_insights_compare_with_the_previous_run_not_another_day_of_the_same_run(
+    runner: Runner, dataset: Dataset
+) -> None:
+    assert runner.materialize(["organizations", "sites"]).success
+    days = [dataset.anchor - timedelta(days=1), dataset.anchor]
+
+    first = run_site_insights(
+        runner.gitbook(), runner.warehouse.resource(), days, "WARNING", runner.instance
+    )
+    second = run_site_insights(
+        runner.gitbook(), runner.warehouse.resource(), days, "WARNING", runner.instance
+    )
+
+    assert first.success and second.success
+    details = [
+        {e.metadata["detail"].value for e in _drift_checks(result).values()}
+        for result in (first, second)
+    ]
+    assert details == [
+        {"Fewer than two loads with a column profile: nothing to compare."},
+        {"Same columns, types and filled columns as the previous load."},
+    ]
 
 
 def columns_of(warehouse: Warehouse, table: str) -> list[tuple[str, str]]:

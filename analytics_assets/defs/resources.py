@@ -173,7 +173,8 @@ class GitBookResource(ConfigurableResource):
         default=None,
         description=(
             "The HMAC key of pii=hash; falls back to $GITBOOK_PII_KEY, then `pii_key` under "
-            "[sources.gitbook] in .dlt/secrets.toml."
+            "[sources.gitbook] in .dlt/secrets.toml. Set it here only as EnvVar(...): a value "
+            "in run config is stored with the run."
         ),
     )
 

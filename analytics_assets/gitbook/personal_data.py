@@ -94,6 +94,13 @@ class PersonalData:
 
         return protect
 
+    def emptied_columns(self) -> dict[str, set[str]]:
+        """Per table, the text columns this mode leaves empty (`drop`), which are no sign that
+        GitBook stopped serving a field."""
+        if self.mode is not PiiMode.DROP:
+            return {}
+        return {table: set(columns) for table, columns in STORED_TEXT.items()}
+
     def _stored(self, value: Any) -> Any:
         """A stored value as this mode wants it (a digest already there stays)."""
         if value is None or self.mode is PiiMode.DROP:

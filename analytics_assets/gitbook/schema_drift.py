@@ -10,7 +10,8 @@ types and how many rows hold a value in each; two profiles give the fields added
 removed.
 
 Under `freeze`, dlt's own contract refuses a new column or a variant column before anything
-loads, and `FieldWatch` refuses a field the previous load had and this extract has in no row.
+loads, and `FieldWatch` refuses a field most rows of the previous load had and no row of this
+extract has.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
 
 CONTRACT_ENV = "GITBOOK_SCHEMA_CONTRACT"
 CONTRACT_CONFIG = "sources.gitbook.schema_contract"
-# A column is removed when it held a value in at least this share of the previous load's rows and
-# holds none now: rare data that a deletion can take away (an icon, a cover) is no removed field.
+# A column is removed when it held a value in at least this share of the previous load's rows,
+# and in two rows or more, and holds none now: rare data that a deletion can take away (an icon, a
+# cover, the one user's photo) is no removed field.
 REMOVED_IF_FILLED_SHARE = 0.5
+REMOVED_IF_FILLED_ROWS = 2
 # dlt names the column that takes values of another type `<column>__v_<type>`.
 VARIANT = re.compile(r"(?P<base>.+)__v_(?P<type>[a-z0-9_]+)")
 EVOLVE_HINT = (
@@ -73,10 +76,8 @@ class SchemaDriftError(GitBookError):
 def storage_columns(
     pipeline: dlt.Pipeline, tables: Sequence[str]
 ) -> dict[str, TTableSchemaColumns]:
-    """Columns as the destination reports them, mapped back to dlt types; absent tables omitted.
-
-    Read from the destination, not from the pipeline's schema: dagster-dlt's materialization
-    metadata pops `name` and `data_type` out of that schema's column entries as it reads them."""
+    """Columns as the destination reports them, mapped back to dlt types; absent tables omitted:
+    what was loaded, whatever dlt's schema holds."""
     with pipeline.destination_client() as client:
         found = client.get_storage_tables(list(tables))  # type: ignore[attr-defined]
         return {name: columns for name, columns in found if columns}
@@ -136,10 +137,10 @@ class SchemaChanges:
 
 
 def usual_columns(profile: Mapping[str, Any]) -> set[str]:
-    """The columns that held a value in at least `REMOVED_IF_FILLED_SHARE` of the rows."""
-    rows = profile.get("rows") or 0
+    """The columns that held a value in most rows (`REMOVED_IF_FILLED_*`)."""
+    least = max(REMOVED_IF_FILLED_ROWS, REMOVED_IF_FILLED_SHARE * (profile.get("rows") or 0))
     filled: Mapping[str, int] = profile["filled"]
-    return {name for name, count in filled.items() if count >= REMOVED_IF_FILLED_SHARE * rows}
+    return {name for name, count in filled.items() if count >= least}
 
 
 def schema_changes(
@@ -150,8 +151,11 @@ def schema_changes(
     Added: a column new to the table that is not a variant. Retyped: a variant column holding
     values it did not hold before. Removed (`removals`): a column that held a value in most rows
     (`usual_columns`) and now holds none, in a load that has rows; not the base column of a
-    retyped field.
+    retyped field, nor one `after` leaves empty by configuration (`ignored`). A previous load
+    without rows is no baseline: an empty table has only the declared columns.
     """
+    if not before.get("rows"):
+        return SchemaChanges()
     columns, old_columns = after["columns"], before["columns"]
     filled, old_filled = set(after["filled"]), set(before["filled"])
     variants = {name: VARIANT.fullmatch(name) for name in columns}
@@ -169,7 +173,7 @@ def schema_changes(
     if removals and after.get("rows"):
         removed = sorted(
             name
-            for name in usual_columns(before) - filled
+            for name in usual_columns(before) - filled - set(after.get("ignored", ()))
             if name in columns and not variants.get(name) and name not in retyped
         )
     return SchemaChanges(added, removed, retyped)

@@ -269,8 +269,8 @@ def discovery_resources(
 # By default shape drift never fails a sync: new fields become columns, and a value that cannot
 # be coerced to its column's type lands in a variant column (`count__v_text`), leaving the typed
 # column null, where the asset checks flag it. GitBook types many counts as JSON `number`, so an
-# integer-then-fractional field is routine. GITBOOK_SCHEMA_CONTRACT=freeze overrides this per
-# run (`schema_drift.py`).
+# integer-then-fractional field is routine. Each run sets every table's contract from
+# GITBOOK_SCHEMA_CONTRACT (`defs/sync/contract.py`).
 SCHEMA_CONTRACT: TSchemaContract = {"tables": "evolve", "columns": "evolve", "data_type": "evolve"}
 
 

@@ -17,6 +17,8 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetKey,
+    AssetRecordsFilter,
     Definitions,
     Failure,
     MetadataValue,
@@ -275,28 +277,39 @@ def _inputs(
     context: AssetCheckExecutionContext, spec: ResourceSpec, db: Tables, at: datetime
 ) -> CheckInputs:
     """What the rules of `spec`'s table see, from its last materialization's metadata."""
-    records = context.instance.fetch_materializations(asset_key(spec.name), limit=2).records
+    key = asset_key(spec.name)
+    records = context.instance.fetch_materializations(key, limit=1).records
     latest = records[0] if records else None
     loaded_at = datetime.fromtimestamp(latest.timestamp, timezone.utc) if latest else None
     materialization = latest.asset_materialization if latest is not None else None
     metadata = materialization.metadata if materialization is not None else {}
     refused = metadata.get(REFUSED_KEY)
     coverage = metadata.get(COVERAGE_KEY)
-    profiles = [
-        record.asset_materialization.metadata.get(PROFILE_KEY)
-        for record in reversed(records)
-        if record.asset_materialization is not None
-    ]
+    profile = metadata.get(PROFILE_KEY)
+    previous = _previous_run_profile(context, key, latest.run_id) if latest and profile else None
     return CheckInputs(
         db,
         at,
         loaded_at,
         list(refused.value) if refused is not None else [],  # type: ignore[arg-type]
         str(coverage.value) if coverage is not None else "",
-        (profiles[0].value, profiles[1].value)  # type: ignore[assignment]
-        if len(profiles) == 2 and all(p is not None for p in profiles)
-        else None,
+        (previous, profile.value) if previous is not None and profile is not None else None,  # type: ignore[arg-type]
     )
+
+
+def _previous_run_profile(
+    context: AssetCheckExecutionContext, key: AssetKey, run_id: str
+) -> Mapping[str, Any] | None:
+    """The column profile of the table's newest load by an earlier run than `run_id`: one run
+    of several days writes one materialization per day, all with the same profile."""
+    run = context.instance.get_run_record_by_id(run_id)
+    if run is None or run.start_time is None:
+        return None
+    earlier = AssetRecordsFilter(asset_key=key, before_timestamp=run.start_time)
+    records = context.instance.fetch_materializations(earlier, limit=1).records
+    event = records[0].asset_materialization if records else None
+    profile = event.metadata.get(PROFILE_KEY) if event is not None else None
+    return profile.value if profile is not None else None  # type: ignore[return-value]
 
 
 def build_group_checks(

@@ -22,21 +22,17 @@ from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
 from analytics_assets.defs.resources import GitBookResource, WarehouseResource
+from analytics_assets.defs.sync.contract import apply_contract, refused_changes
 from analytics_assets.defs.sync.dlt_resource import schema_safe
 from analytics_assets.defs.sync.empty_tables import create_missing_tables
 from analytics_assets.defs.sync.failures import explained_failures
-from analytics_assets.defs.sync.load_metadata import PROFILE_KEY, with_destination_metadata
+from analytics_assets.defs.sync.load_metadata import with_destination_metadata
 from analytics_assets.defs.sync.progress import DEFAULT_PROGRESS_SECONDS, SyncProgress
 from analytics_assets.defs.sync.translator import GitBookTranslator, asset_key
 from analytics_assets.gitbook.content import ContentPlan, loaded_revisions
 from analytics_assets.gitbook.history import HISTORIES, history_source
 from analytics_assets.gitbook.personal_data import protect_stored
-from analytics_assets.gitbook.schema_drift import (
-    ContractMode,
-    FieldWatch,
-    explain_contract_violation,
-    usual_columns,
-)
+from analytics_assets.gitbook.schema_drift import ContractMode
 from analytics_assets.gitbook.settings import CONTENT, RESOURCES, SOURCE_NAME
 from analytics_assets.settings import OperationsConfig
 
@@ -152,6 +148,7 @@ def build_gitbook_assets(
                     access,
                     contract=gitbook.resolve_schema_contract(),
                     partial=partial,
+                    emptied=personal.emptied_columns(),
                 )
                 if plan is not None:
                     context.log.info(plan.describe())
@@ -181,45 +178,36 @@ def run_source(
     warehouse: WarehouseResource,
     access: "Access",
     extra: Mapping[str, Mapping[str, Any]] | None = None,
-    contract: ContractMode = ContractMode.EVOLVE,
+    contract: ContractMode | None = None,
     partial: Callable[[], set[str]] = set,
+    emptied: Mapping[str, set[str]] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Load `source` through dagster-dlt, create the selected tables that are still missing
     (empty is a valid state), then add the destination's row counts, table names and column
     profiles, and what GitBook refused the token (`access`), to each materialization.
 
-    Under a frozen `contract`, a change of GitBook's fields fails the run before anything
-    loads; `partial` names the tables this run reads only in part (not checked for removed
-    fields)."""
+    `contract` is GITBOOK_SCHEMA_CONTRACT for GitBook's own tables (None: the histories); under
+    `freeze` a change of GitBook's fields fails the run before anything loads. `partial` names
+    the tables this run reads only in part, `emptied` the columns it leaves empty by
+    configuration: neither is taken for a removed field."""
     tables = {
         asset_key(name).to_user_string(): resource.table_name
         for name, resource in source.selected_resources.items()
     }
     partitioned = context.assets_def.partitions_def is not None
     file_format = warehouse.loader_file_format()
-    options: dict[str, Any] = {"loader_file_format": file_format}
-    if contract is ContractMode.FREEZE:
-        options["schema_contract"] = contract.dlt_contract
-        if not partitioned:  # a quiet day is not a removed field
-            watch_fields(context, source, pipeline, partial)
-    try:
+    if contract is not None:
+        apply_contract(context, source, pipeline, contract, partial, emptied or {})
+    with refused_changes(pipeline, contract or ContractMode.EVOLVE):
         results = list(
             schema_safe(dlt).run(
                 context=context,
                 dlt_source=source,
                 dlt_pipeline=pipeline,
                 dagster_dlt_translator=translator,
-                **options,
+                loader_file_format=file_format,
             )
         )
-    except Exception as exc:
-        if (drift := explain_contract_violation(exc)) is None:
-            raise
-        pipeline.drop_pending_packages()  # what was extracted never loads
-        raise drift from None
-    finally:
-        if isinstance(pipeline.collector, SyncProgress):
-            pipeline.collector.before_normalize = None  # the next load in this step is not watched
     load_ids = list(pipeline.last_trace.last_load_info.loads_ids) if partitioned else None
     selected = [
         resource
@@ -232,29 +220,9 @@ def run_source(
         table: {**coverage_metadata(access, table), **(extra or {}).get(table, {})}
         for table in tables.values()
     }
-    yield from with_destination_metadata(results, pipeline, tables, coverage, load_ids)  # type: ignore[arg-type]
-
-
-def watch_fields(
-    context: AssetExecutionContext,
-    source: DltSource,
-    pipeline: Pipeline,
-    partial: Callable[[], set[str]],
-) -> None:
-    """Refuse, before anything is normalized, a field the previous load filled that no row of
-    this extract fills (dlt's own contract refuses only additions)."""
-    expected = {}
-    for name, resource in source.selected_resources.items():
-        records = context.instance.fetch_materializations(asset_key(name), limit=1).records
-        event = records[0].asset_materialization if records else None
-        profile = event.metadata.get(PROFILE_KEY) if event is not None else None
-        if profile is not None:
-            expected[str(resource.table_name)] = usual_columns(profile.value)  # type: ignore[arg-type]
-    watch = FieldWatch(source.schema.naming.normalize_identifier, expected, partial)
-    for resource in source.selected_resources.values():
-        resource.add_map(watch.mapper(str(resource.table_name)))
-    if isinstance(pipeline.collector, SyncProgress):
-        pipeline.collector.before_normalize = watch.check
+    yield from with_destination_metadata(  # type: ignore[arg-type]
+        results, pipeline, tables, coverage, load_ids, emptied
+    )
 
 
 def coverage_metadata(access: "Access", table: str) -> dict[str, Any]:

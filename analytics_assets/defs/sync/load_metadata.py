@@ -43,19 +43,24 @@ def with_destination_metadata(
     tables: Mapping[str, str],
     extra: Mapping[str, Mapping[str, Any]] | None = None,
     load_ids: Sequence[str] | None = None,
+    emptied: Mapping[str, set[str]] | None = None,
 ) -> list[MaterializeResult]:
     """Add the row count, the right table name and the column profile to each result.
 
     `tables` maps each result's asset key (as a user string) to its table name; `extra` adds
     metadata per table name; `load_ids` scopes the profiles to this run's rows (a partitioned
-    table), else they cover the whole table.
+    table), else they cover the whole table; `emptied` names the columns per table that are
+    empty by configuration (GITBOOK_PII=drop), recorded in the profile as `ignored`.
     """
     results = list(results)
     counts = table_row_counts(pipeline, tables.values())
     stored = storage_columns(pipeline, list(tables.values()))
     with pipeline.sql_client() as client:
         profiles = {
-            table: column_profile(client, table, stored.get(table), load_ids)
+            table: {
+                **column_profile(client, table, stored.get(table), load_ids),
+                "ignored": sorted((emptied or {}).get(table, ())),
+            }
             for table in tables.values()
         }
     updated = []
