@@ -50,7 +50,9 @@ LONGEST_FIRST = (
     "test_partial_access",
     "test_postgres_destination",
     "test_demo",
+    "test_personal_data",
     "test_rate_limit",
+    "test_schema_drift",
     "test_mirror",
     "test_checks",
 )

@@ -17,6 +17,7 @@ from analytics_assets.gitbook.schema_drift import CONTRACT_ENV, schema_changes
 from analytics_assets_tests.harness import TEST_TOKEN, Runner, Warehouse, failure_message
 
 CHECK = "schema_unchanged_since_previous_load"
+DRIFTED = ("spaces", "org_members", "content")
 
 
 @pytest.fixture
@@ -68,28 +69,61 @@ def _drift_checks(result: Any) -> dict[str, Any]:
     }
 
 
-def test_drift_shows_as_a_named_warning_under_evolve(
+# Each drift the bundled API can serve, and how a frozen contract names it.
+REFUSALS = {
+    Drift.EXTRA: "'spaces': a new field, column 'language'",
+    Drift.RETYPED: "'org_members': field 'spaces' now has values of type text",
+    Drift.MISSING: "'content': the field behind column 'document_id' is in no row",
+}
+
+
+def test_drift_fails_named_under_freeze_loading_nothing_and_warns_named_under_evolve(
     fake_api: FakeGitBookAPI,
     dataset: Dataset,
     warehouse: Warehouse,
     instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A healthy account passes under both contracts; each drift alone is refused under
+    `freeze` with nothing loaded or left to load; one `evolve` sync accepts them all and its
+    checks warn, naming each."""
     gitbook = Runner(fake_api, warehouse, instance).gitbook()
-    healthy = run_full_sync(gitbook, warehouse.resource(), "WARNING", instance)
-    again = run_full_sync(gitbook, warehouse.resource(), "WARNING", instance)
+
+    def sync() -> Any:
+        return run_full_sync(gitbook, warehouse.resource(), "WARNING", instance)
+
+    def rows() -> dict[str, Any]:
+        return {t: warehouse.query(f"select * from gitbook.{t} order by all") for t in DRIFTED}
+
+    healthy = sync()
+    monkeypatch.setenv(CONTRACT_ENV, "freeze")
+    frozen = sync()  # a healthy re-sync: every table now holds rows, so every one is frozen
+    assert healthy.success and frozen.success
+    for result in (healthy, frozen):
+        assert all(e.passed for e in _drift_checks(result).values())
+    before, loads = rows(), warehouse.count("_dlt_loads")
+
+    for drift, named in REFUSALS.items():
+        fake_api.dataset = drifted(dataset, drift)
+        refused = sync()
+        assert not refused.success
+        message = failure_message(refused)
+        assert f"GitBook changed the shape of {named}" in message, drift
+        assert f"run one sync with {CONTRACT_ENV}=evolve to accept it" in message
+        assert warehouse.count("_dlt_loads") == loads and rows() == before, drift
+        pipeline = dlt.pipeline("gitbook", pipelines_dir=str(warehouse.pipelines_dir))
+        assert not pipeline.has_pending_data, f"{drift}: the refused extract was dropped"
+
+    # Accepting takes one sync under evolve (dlt keeps each table's last contract).
+    monkeypatch.setenv(CONTRACT_ENV, "evolve")
     fake_api.dataset = drifted(dataset, *Drift)
+    accepted = sync()
 
-    changed = run_full_sync(gitbook, warehouse.resource(), "WARNING", instance)
-
-    assert healthy.success and again.success and changed.success, "a WARN never blocks"
-    assert all(e.passed for e in _drift_checks(healthy).values())
-    assert all(e.passed for e in _drift_checks(again).values()), "a healthy re-sync is no drift"
-    failed = {t: e for t, e in _drift_checks(changed).items() if not e.passed}
-    assert {t: e.severity for t, e in failed.items()} == {
-        "spaces": AssetCheckSeverity.WARN,
-        "org_members": AssetCheckSeverity.WARN,
-        "content": AssetCheckSeverity.WARN,
-    }
+    assert accepted.success, "a WARN never blocks"
+    failed = {t: e for t, e in _drift_checks(accepted).items() if not e.passed}
+    assert {t: e.severity for t, e in failed.items()} == dict.fromkeys(
+        DRIFTED, AssetCheckSeverity.WARN
+    )
     assert failed["spaces"].metadata["examples"].value == ["added: language (text)"]
     assert failed["org_members"].metadata["examples"].value == [
         "retyped: spaces (bigint -> values now in spaces__v_text)"
@@ -109,61 +143,6 @@ def test_drift_shows_as_a_named_warning_under_evolve(
         if "data_type" not in column
     ]
     assert stored["tables"]["spaces"]["columns"] and untyped == []
-
-
-@pytest.mark.parametrize(
-    ("drift", "named"),
-    [
-        (Drift.EXTRA, "'spaces': a new field, column 'language'"),
-        (Drift.RETYPED, "'org_members': field 'spaces' now has values of type text"),
-        (Drift.MISSING, "'content': the field behind column 'document_id' is in no row"),
-    ],
-)
-def test_drift_fails_the_run_and_loads_nothing_under_freeze(
-    drift: Drift,
-    named: str,
-    runner: Runner,
-    fake_api: FakeGitBookAPI,
-    dataset: Dataset,
-    warehouse: Warehouse,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert runner.materialize().success
-    monkeypatch.setenv(CONTRACT_ENV, "freeze")
-    assert runner.materialize().success, "a healthy re-sync passes a frozen contract"
-    tables = ["spaces", "org_members", "content"]
-
-    def rows() -> dict[str, Any]:
-        return {t: warehouse.query(f"select * from gitbook.{t} order by all") for t in tables}
-
-    def shape() -> dict[str, Any]:
-        columns = {t: sorted(name for name, _ in columns_of(warehouse, t)) for t in tables}
-        return {
-            **columns,
-            "documents": warehouse.query("select count(document_id) from gitbook.content"),
-        }
-
-    before, before_shape, loads = rows(), shape(), warehouse.count("_dlt_loads")
-    fake_api.dataset = drifted(dataset, drift)
-
-    result = runner.materialize(raise_on_error=False)
-
-    assert not result.success
-    message = failure_message(result)
-    assert f"GitBook changed the shape of {named}" in message
-    assert f"run one sync with {CONTRACT_ENV}=evolve to accept it" in message
-    assert warehouse.count("_dlt_loads") == loads
-    assert rows() == before
-    pending = dlt.pipeline("gitbook", pipelines_dir=str(warehouse.pipelines_dir)).has_pending_data
-    assert not pending, "the refused extract was dropped"
-    # Accepting the change takes one sync under evolve (dlt keeps a table's last contract).
-    monkeypatch.setenv(CONTRACT_ENV, "evolve")
-    accepted = runner.materialize(with_checks=True)
-    assert accepted.success
-    assert [table for table, e in _drift_checks(accepted).items() if not e.passed] == [
-        named.split("'")[1]
-    ]
-    assert shape() != before_shape
 
 
 def test_site_insights_compare_with_the_previous_run_not_another_day_of_the_same_run(
@@ -188,11 +167,3 @@ def test_site_insights_compare_with_the_previous_run_not_another_day_of_the_same
         {"Fewer than two loads with a column profile: nothing to compare."},
         {"Same columns, types and filled columns as the previous load."},
     ]
-
-
-def columns_of(warehouse: Warehouse, table: str) -> list[tuple[str, str]]:
-    return warehouse.query(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'gitbook' and table_name = ?",
-        [table],
-    )
