@@ -122,18 +122,10 @@ def build_site_insights_assets(
                     connection=connection,
                 )
                 contract = gitbook.resolve_schema_contract()
-                results = list(
-                    run_source(
-                        context,
-                        dlt,
-                        translator,
-                        source,
-                        pipeline,
-                        warehouse,
-                        access,
-                        contract=contract,
-                    )
+                loads = run_source(
+                    context, dlt, translator, source, pipeline, warehouse, access, contract=contract
                 )
+                results = list(loads)
         failed = {table: days for table, days in failed.items() if days}
         if not failed:
             yield from results
