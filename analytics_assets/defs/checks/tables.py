@@ -254,7 +254,7 @@ def schema_drift(inputs: CheckInputs, removals: bool) -> Finding:
     if not changes:
         return Finding(0, [], "Same columns, types and filled columns as the previous load.")
     items = changes.items()
-    return Finding(len(items), items, "GitBook's fields changed: " + "; ".join(items) + ".")
+    return Finding(len(items), items[:5], "GitBook's fields changed: " + "; ".join(items) + ".")
 
 
 def _result(check: Check, finding: Finding, spec: ResourceSpec) -> AssetCheckResult:
