@@ -7,6 +7,7 @@ import hmac
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -31,6 +32,11 @@ PII_KEY = "pii-key-7d41c09e2b5a48f3a6e1"
 def dataset() -> Dataset:
     """Anchored today: the site insights partitions start in 2025."""
     return Dataset.demo(anchor=datetime.now(timezone.utc).date())
+
+
+def served_users(dataset: Dataset) -> dict[str, dict[str, Any]]:
+    """The members' users the bundled API serves, by id."""
+    return {m["user"]["id"]: m["user"] for rows in dataset.members_by_org.values() for m in rows}
 
 
 def people(dataset: Dataset) -> set[str]:
@@ -103,9 +109,7 @@ def _logs(results: list[ExecuteInProcessResult], instance: DagsterInstance) -> d
     }
 
 
-@pytest.mark.parametrize("mode", ["hash", "drop"])
-def test_no_person_is_stored_in_plain_anywhere_a_sync_and_the_models_write(
-    mode: str,
+def test_no_person_is_stored_in_plain_anywhere_under_hash_then_drop(
     fake_api: FakeGitBookAPI,
     dataset: Dataset,
     warehouse: Warehouse,
@@ -115,48 +119,67 @@ def test_no_person_is_stored_in_plain_anywhere_a_sync_and_the_models_write(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Under `hash`: a full sync, a site insights day, the models and a second sync (the same
+    digests, no new history versions). Then a sync under `drop`, whose tables the dbt staging
+    views read at once. After each, no name, email, photo URL or key anywhere."""
     caplog.set_level("DEBUG")
-    monkeypatch.setenv(PII_ENV, mode)
+    monkeypatch.setenv(PII_ENV, "hash")
     # dlt's secrets store, as .dlt/secrets.toml gives it (the other tests use GITBOOK_PII_KEY).
     monkeypatch.setenv("SOURCES__GITBOOK__PII_KEY", PII_KEY)
     gitbook = Runner(fake_api, warehouse, instance).gitbook()
     resource = warehouse.resource()
-    day = dataset.anchor
+    results: list[ExecuteInProcessResult] = []
+    captured: list[str] = []
 
-    results = [run_full_sync(gitbook, resource, "DEBUG", instance)]
-    results.append(run_site_insights(gitbook, resource, [day], "DEBUG", instance))
+    def users() -> list[tuple[Any, ...]]:
+        return warehouse.query("select email, display_name, photo_url from gitbook.users")
+
+    def members() -> list[dict[str, Any]]:
+        return [json.loads(u) for (u,) in warehouse.query('select "user" from gitbook.org_members')]
+
+    def history() -> list[tuple[Any, ...]]:
+        return warehouse.query("select * from gitbook.org_members_history order by all")
+
+    def leaks() -> dict[str, list[str]]:
+        out, err = capfd.readouterr()
+        captured.extend([out, err])
+        haystacks = {
+            "tables and views": warehouse_text(warehouse.duckdb_path),
+            "files the runs wrote": files_text(tmp_path),
+            "stdout and stderr": "\n".join(captured),
+            "python logging": caplog.text,
+            **_logs(results, instance),
+        }
+        assert all(haystacks.values()), "every place was captured"
+        secrets = people(dataset) | {PII_KEY}
+        found = {
+            where: sorted(s for s in secrets if s in text) for where, text in haystacks.items()
+        }
+        return {where: names for where, names in found.items() if names}
+
+    results.append(run_full_sync(gitbook, resource, "DEBUG", instance))
+    results.append(run_site_insights(gitbook, resource, [dataset.anchor], "DEBUG", instance))
     results.append(run_models(resource, "DEBUG", instance))
-    history = warehouse.query("select count(*) from gitbook.org_members_history")
-    stored = warehouse.query("select email, display_name, photo_url from gitbook.users")
+    hashed, versions = users(), history()
     results.append(run_full_sync(gitbook, resource, "DEBUG", instance))
 
     assert [result.success for result in results] == [True] * 4
     user = dataset.user
-    if mode == "hash":
-        assert stored == [
-            (digest(user["email"]), digest(user["displayName"]), digest(user["photoURL"]))
-        ]
-    else:
-        assert stored == [(None, None, None)]
-    assert warehouse.query("select email, display_name, photo_url from gitbook.users") == stored
-    assert warehouse.query("select count(*) from gitbook.org_members_history") == history, (
-        "a second sync adds no history versions"
-    )
-    members = [json.loads(u) for (u,) in warehouse.query('select "user" from gitbook.org_members')]
-    assert members and all(m["id"] and "email" in m for m in members) == (mode == "hash")
-    out, err = capfd.readouterr()
-    haystacks = {
-        "tables and views": warehouse_text(warehouse.duckdb_path),
-        "files the runs wrote": files_text(tmp_path),
-        "stdout": out,
-        "stderr": err,
-        "python logging": caplog.text,
-        **_logs(results, instance),
-    }
-    assert all(haystacks.values()), "every place was captured"
-    secrets = people(dataset) | {PII_KEY}
-    leaks = {where: sorted(s for s in secrets if s in text) for where, text in haystacks.items()}
-    assert {where: found for where, found in leaks.items() if found} == {}
+    assert hashed == [
+        (digest(user["email"]), digest(user["displayName"]), digest(user["photoURL"]))
+    ]
+    assert users() == hashed and history() == versions, "a second sync changes nothing"
+    served = served_users(dataset)
+    assert members() and all(m["email"] == digest(served[m["id"]]["email"]) for m in members())
+    assert leaks() == {}
+
+    monkeypatch.setenv(PII_ENV, "drop")
+    results.append(run_full_sync(gitbook, resource, "DEBUG", instance))
+
+    assert results[-1].success
+    assert users() == [(None, None, None)] and history() == versions
+    assert members() and all(m["id"] and not set(USER_FIELDS) & set(m) for m in members())
+    assert leaks() == {}
 
 
 def test_switching_to_hash_rewrites_what_keep_stored(
@@ -172,7 +195,7 @@ def test_switching_to_hash_rewrites_what_keep_stored(
 
     assert warehouse.query("select email from gitbook.users") == [(digest(dataset.user["email"]),)]
     members = [json.loads(u) for (u,) in warehouse.query('select "user" from gitbook.org_members')]
-    served = {m["user"]["id"]: m["user"] for rows in dataset.members_by_org.values() for m in rows}
+    served = served_users(dataset)
     assert members and all(
         member["displayName"] == digest(served[member["id"]]["displayName"]) for member in members
     )
