@@ -5,7 +5,7 @@ another type lands in a variant column (`count__v_text`), and a field GitBook st
 leaves its column null. Dagster's `build_column_schema_change_checks` compares the
 `dagster/column_schema` that dagster-dlt fills from that same ever-growing schema (as do dlt's
 stored schema versions): it would report a retype as an added `__v_` column and never a removed
-field. So a load's *profile* records the table's columns as the destination has them, with their
+field. So a load's *profile* records the table's columns as dlt created them, with their
 types and how many rows hold a value in each; two profiles give the fields added, retyped and
 removed.
 
@@ -28,8 +28,8 @@ from dlt.common.schema.typing import TSchemaContract
 from analytics_assets.gitbook.errors import GitBookError
 
 if TYPE_CHECKING:
-    import dlt
     from dlt.common.destination.client import SqlClientBase
+    from dlt.common.schema import Schema
     from dlt.common.schema.typing import TTableSchemaColumns
 
 CONTRACT_ENV = "GITBOOK_SCHEMA_CONTRACT"
@@ -73,14 +73,11 @@ class SchemaDriftError(GitBookError):
         self.column = column
 
 
-def storage_columns(
-    pipeline: dlt.Pipeline, tables: Sequence[str]
-) -> dict[str, TTableSchemaColumns]:
-    """Columns as the destination reports them, mapped back to dlt types; absent tables omitted:
-    what was loaded, whatever dlt's schema holds."""
-    with pipeline.destination_client() as client:
-        found = client.get_storage_tables(list(tables))  # type: ignore[attr-defined]
-        return {name: columns for name, columns in found if columns}
+def loaded_columns(schema: Schema, table: str) -> TTableSchemaColumns:
+    """The table's columns that dlt has created in the destination (those with a type)."""
+    if table not in schema.tables:
+        return {}
+    return schema.get_table_columns(table)
 
 
 def column_profile(
@@ -89,8 +86,8 @@ def column_profile(
     stored: TTableSchemaColumns | None,
     load_ids: Sequence[str] | None,
 ) -> dict[str, Any]:
-    """The table's columns (`stored`, from `storage_columns`) and types, and how many rows
-    hold a value in each: in the whole table, or in the rows of `load_ids` (a partitioned
+    """The table's columns (`stored`, from `loaded_columns`) and types, and how many rows hold
+    a value in each: in the whole table, or in the rows of `load_ids` (a partitioned
     table, whose other partitions a load leaves alone)."""
     columns = {
         name: str(column.get("data_type"))

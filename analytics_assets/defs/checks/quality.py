@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ def _example(row: Sequence[Any], columns: Sequence[str], hidden: Sequence[str]) 
         VISITOR_TEXT if name in hidden and value is not None else _plain(value)
         for name, value in zip(columns, row, strict=False)
     ]
+
+
+def storage_columns(
+    pipeline: dlt.Pipeline, tables: Sequence[str]
+) -> dict[str, TTableSchemaColumns]:
+    """Columns as the destination reports them, mapped back to dlt types; absent tables omitted."""
+    with pipeline.destination_client() as client:
+        found = client.get_storage_tables(list(tables))  # type: ignore[attr-defined]
+        return {name: columns for name, columns in found if columns}
 
 
 def primary_key_violations(

@@ -41,13 +41,14 @@ from analytics_assets.defs.checks.quality import (
     row_count,
     stale_load,
     stale_traffic,
+    storage_columns,
 )
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.sync.assets import CONCURRENCY_POOL, COVERAGE_KEY, REFUSED_KEY
 from analytics_assets.defs.sync.load_metadata import PROFILE_KEY
 from analytics_assets.defs.sync.translator import asset_key
 from analytics_assets.gitbook.history import HISTORIES, VALID_FROM, VALID_TO, History
-from analytics_assets.gitbook.schema_drift import CONTRACT_ENV, schema_changes, storage_columns
+from analytics_assets.gitbook.schema_drift import CONTRACT_ENV, schema_changes
 from analytics_assets.gitbook.settings import SITE_INSIGHTS_TABLES, TABLES, ResourceSpec
 from analytics_assets.settings import SITE_INSIGHTS_NAMES, TRAFFIC_TABLE, OperationsConfig
 
@@ -278,7 +279,10 @@ def _inputs(
 ) -> CheckInputs:
     """What the rules of `spec`'s table see, from its last materialization's metadata."""
     key = asset_key(spec.name)
-    records = context.instance.fetch_materializations(key, limit=1).records
+    partitioned = spec.name in SITE_INSIGHTS_NAMES
+    # An unpartitioned table materializes once per run: the record before the latest is the
+    # previous run's.
+    records = context.instance.fetch_materializations(key, limit=1 if partitioned else 2).records
     latest = records[0] if records else None
     loaded_at = datetime.fromtimestamp(latest.timestamp, timezone.utc) if latest else None
     materialization = latest.asset_materialization if latest is not None else None
@@ -286,7 +290,13 @@ def _inputs(
     refused = metadata.get(REFUSED_KEY)
     coverage = metadata.get(COVERAGE_KEY)
     profile = metadata.get(PROFILE_KEY)
-    previous = _previous_run_profile(context, key, latest.run_id) if latest and profile else None
+    previous: Mapping[str, Any] | None = None
+    if latest is not None and profile is not None:
+        if partitioned:
+            previous = _previous_run_profile(context, key, latest.run_id)
+        elif len(records) == 2 and records[1].asset_materialization is not None:
+            earlier = records[1].asset_materialization.metadata.get(PROFILE_KEY)
+            previous = earlier.value if earlier is not None else None  # type: ignore[assignment]
     return CheckInputs(
         db,
         at,

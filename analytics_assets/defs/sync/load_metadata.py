@@ -16,7 +16,7 @@ from dagster import MaterializeResult, MetadataValue
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dlt.common.schema.utils import has_table_seen_data
 
-from analytics_assets.gitbook.schema_drift import column_profile, storage_columns
+from analytics_assets.gitbook.schema_drift import column_profile, loaded_columns
 
 # The table's columns, their types and which hold a value after the load (`column_profile`).
 PROFILE_KEY = "gitbook/column_profile"
@@ -54,11 +54,11 @@ def with_destination_metadata(
     """
     results = list(results)
     counts = table_row_counts(pipeline, tables.values())
-    stored = storage_columns(pipeline, list(tables.values()))
+    schema = pipeline.default_schema
     with pipeline.sql_client() as client:
         profiles = {
             table: {
-                **column_profile(client, table, stored.get(table), load_ids),
+                **column_profile(client, table, loaded_columns(schema, table), load_ids),
                 "ignored": sorted((emptied or {}).get(table, ())),
             }
             for table in tables.values()
